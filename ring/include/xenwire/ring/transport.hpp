@@ -1,0 +1,107 @@
+// The transport seam: the only way xenwire's protocols touch shared memory and event channels.
+//
+// Shaped after libxengnttab/libxengntshr/libxenevtchn (xengnttab.h, xenevtchn.h) so the real
+// backend is a thin adapter, while the simulator (xenwire::sim) provides the same contract without
+// a hypervisor. Everything a peer domain can touch through these objects is untrusted.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "xenwire/ring/error.hpp"
+
+namespace xenwire {
+
+using domid_t = std::uint16_t;
+using grant_ref_t = std::uint32_t;
+using evtchn_port_t = std::uint32_t;
+
+inline constexpr std::size_t page_size = 4096;
+inline constexpr domid_t domid_self = 0x7FF0;           // DOMID_SELF
+inline constexpr grant_ref_t gnttab_reserved_xenstore = 1;  // GNTTAB_RESERVED_XENSTORE
+
+enum class access : std::uint8_t { read_only, read_write };
+
+// What happens when a share or a mapping goes away, including when its owner dies
+// (xengnttab's UNMAP_NOTIFY_CLEAR_BYTE / UNMAP_NOTIFY_SEND_EVENT): this is how a peer learns that
+// we are gone even if we crash.
+struct unmap_notify {
+  std::optional<std::size_t> clear_byte;  // offset in the region's first page, set to 0
+  std::optional<evtchn_port_t> port;      // a port of ours: its remote end is signalled
+};
+
+// Pages we grant to one peer domain. Destroying the object unshares them. As with gntalloc, a ref
+// the peer still maps stays allocated (and its memory valid for the peer) until the peer unmaps.
+class shared_pages {
+ public:
+  virtual ~shared_pages() = default;
+  virtual std::span<std::byte> bytes() noexcept = 0;  // refs().size() * page_size bytes
+  virtual std::span<const grant_ref_t> refs() const noexcept = 0;
+  virtual domid_t peer() const noexcept = 0;
+};
+
+// A peer's granted pages mapped contiguously into our address space. Destroying it unmaps.
+// With access::read_only the memory is mapped without write permission: writes fault.
+class mapped_pages {
+ public:
+  virtual ~mapped_pages() = default;
+  virtual std::span<std::byte> bytes() noexcept = 0;
+  virtual access mode() const noexcept = 0;
+  virtual domid_t peer() const noexcept = 0;
+};
+
+class grant_table {
+ public:
+  virtual ~grant_table() = default;
+  // Grants `pages` fresh zeroed pages to `peer` (xengntshr_share_pages / _share_page_notify).
+  virtual result<std::unique_ptr<shared_pages>> share(domid_t peer, std::size_t pages, access peer_access,
+                                                      unmap_notify notify = {}) = 0;
+  // Maps refs granted to us by `peer` (xengnttab_map_domain_grant_refs / _map_grant_ref_notify).
+  // Only the grantee may map; asking read_write of a read-only grant is refused.
+  virtual result<std::unique_ptr<mapped_pages>> map(domid_t peer, std::span<const grant_ref_t> refs, access mode,
+                                                    unmap_notify notify = {}) = 0;
+};
+
+enum class port_state : std::uint8_t {
+  unbound,      // bound with bind_unbound, remote has not connected yet
+  connected,    // interdomain channel up
+  peer_closed,  // the remote end unbound or its domain died; notify() fails with peer_closed
+};
+
+// One event-channel handle (an xenevtchn_open): a set of local ports sharing one pollable fd.
+// Notifications coalesce: any number of notify() calls before pending() yields the port once.
+class event_channel {
+ public:
+  virtual ~event_channel() = default;
+  virtual result<evtchn_port_t> bind_unbound(domid_t remote) = 0;
+  virtual result<evtchn_port_t> bind_interdomain(domid_t remote, evtchn_port_t remote_port) = 0;
+  // Closes the port; the remote end sees port_state::peer_closed and is woken.
+  virtual result<void> unbind(evtchn_port_t port) = 0;
+  virtual result<void> notify(evtchn_port_t port) = 0;
+  // Takes the next pending, unmasked port without blocking; the port stays armed for further events.
+  virtual result<std::optional<evtchn_port_t>> pending() = 0;
+  // Blocks until pending() would return a port, or fails with errc::timed_out.
+  // A negative timeout waits forever.
+  virtual result<evtchn_port_t> wait(std::chrono::milliseconds timeout) = 0;
+  // A masked port keeps its pending bit but does not wake anyone; unmask delivers it.
+  virtual result<void> mask(evtchn_port_t port) = 0;
+  virtual result<void> unmask(evtchn_port_t port) = 0;
+  virtual result<port_state> state(evtchn_port_t port) = 0;
+  // Readable while a port is pending (poll/epoll friendly). Valid for the handle's lifetime.
+  virtual int fd() const noexcept = 0;
+};
+
+// A domain's view of the hypervisor: its own id, its grant table and event-channel handles.
+class transport {
+ public:
+  virtual ~transport() = default;
+  virtual domid_t self() const noexcept = 0;
+  virtual grant_table& grants() noexcept = 0;
+  virtual result<std::unique_ptr<event_channel>> open_event_channel() = 0;
+};
+
+}  // namespace xenwire
