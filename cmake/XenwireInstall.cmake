@@ -3,6 +3,7 @@ include(CMakePackageConfigHelpers)
 
 get_property(_targets GLOBAL PROPERTY XENWIRE_EXPORTED_TARGETS)
 get_property(_incdirs GLOBAL PROPERTY XENWIRE_INCLUDE_DIRS)
+list(REMOVE_DUPLICATES _incdirs)
 
 install(TARGETS ${_targets} EXPORT xenwireTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
