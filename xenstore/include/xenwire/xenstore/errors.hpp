@@ -3,15 +3,19 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
+#include <tl/expected.hpp>
+
 namespace xenwire::xenstore {
 
+// Lower-case enumerators: EINVAL & co. are <cerrno> macros, which every standard header may pull in.
 enum class xs_error : std::uint8_t {
-  EINVAL, EACCES, EEXIST, EISDIR, ENOENT, ENOMEM, ENOSPC, EIO,
-  ENOTEMPTY, ENOSYS, EROFS, EBUSY, EAGAIN, EISCONN, E2BIG, EPERM,
+  einval, eacces, eexist, eisdir, enoent, enomem, enospc, eio,
+  enotempty, enosys, erofs, ebusy, eagain, eisconn, e2big, eperm,
 };
 
 inline constexpr std::array<std::string_view, 16> xs_error_names = {
@@ -27,5 +31,11 @@ constexpr std::optional<xs_error> parse_xs_error(std::string_view s) noexcept {
     if (xs_error_names[i] == s) return static_cast<xs_error>(i);
   return std::nullopt;
 }
+
+// What a request handler returns: a value, or the error the peer will receive by name.
+template <class T>
+using xs_result = tl::expected<T, xs_error>;
+
+inline tl::unexpected<xs_error> xs_fail(xs_error e) noexcept { return tl::unexpected<xs_error>(e); }
 
 }  // namespace xenwire::xenstore
