@@ -4,9 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "xenwire/ring/transport.hpp"  // domid_t
+#include "xenwire/xenstore/errors.hpp"
 
 namespace xenwire::xenstore {
 
@@ -27,5 +31,43 @@ struct perm_entry {
 
 // Never empty for a stored node: entry 0 is the owner.
 using node_perms = std::vector<perm_entry>;
+
+// --- wire form -----------------------------------------------------------------------------------
+
+// 'n', 'r', 'w', 'b'.
+constexpr char perm_letter(perm p) noexcept { return "nrwb"[static_cast<std::uint8_t>(p) & 3]; }
+std::optional<perm> perm_from_letter(char c) noexcept;
+
+// One entry "<c><domid>" (no NUL): a valid letter then a strict decimal domid <= 65535, else EINVAL.
+xs_result<perm_entry> parse_perm_entry(std::string_view s) noexcept;
+// "r0\0b5\0...": one or more NUL-terminated entries filling the payload, else EINVAL.
+xs_result<node_perms> parse_perms(std::string_view bytes);
+// Appends the wire form of `perms` ("r0\0b5\0").
+void format_perms(const node_perms& perms, std::string& out);
+std::string format_perms(const node_perms& perms);
+// Length of format_perms' output, for size accounting without formatting.
+std::size_t formatted_perms_size(const node_perms& perms) noexcept;
+
+// --- access check ----------------------------------------------------------------------------------
+
+// Who asks. `target` is the domain this caller was made the target-holder of by SET_TARGET
+// (C xenstored's conn->target: e.g. a device model's stub domain acting for its guest).
+struct accessor {
+  domid_t domid;
+  bool privileged = false;          // dom0 / the control domain: all rights everywhere
+  std::optional<domid_t> target{};  // acts with the rights of this domain too
+};
+
+// The access `who` has to a node with `perms`, following C xenstored's perm_for_conn:
+// privileged callers, the owner and the owner's target-holder get both; otherwise the first
+// listed entry (1..) naming the caller or its target decides; otherwise entry 0's flag.
+// An empty list (never stored) grants nothing to the unprivileged.
+perm effective_perm(const node_perms& perms, const accessor& who) noexcept;
+inline bool can_access(const node_perms& perms, const accessor& who, perm want) noexcept {
+  return allows(effective_perm(perms, who), want);
+}
+// Owner rights (changing perms keeps the owner unless privileged; see the server): the privileged,
+// the owner itself, and the owner's target-holder.
+bool has_owner_rights(const node_perms& perms, const accessor& who) noexcept;
 
 }  // namespace xenwire::xenstore
