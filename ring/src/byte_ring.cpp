@@ -1,0 +1,110 @@
+#include "xenwire/ring/byte_ring.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "xenwire/ring/shared_memory.hpp"
+
+namespace xenwire {
+
+byte_ring_view::byte_ring_view(std::uint32_t* own, const std::uint32_t* peer, std::span<std::byte> data) noexcept
+    : own_(own),
+      peer_(peer),
+      data_(data.data()),
+      size_(static_cast<std::uint32_t>(data.size())),
+      // Attaching happens after the setup handshake (grant map + event), which orders this load.
+      own_index_(shm::load_relaxed(own)) {}
+
+result<void> byte_ring_view::check(const std::uint32_t* own, const std::uint32_t* peer,
+                                   std::span<std::byte> data) noexcept {
+  const std::size_t n = data.size();
+  if (own == nullptr || peer == nullptr || data.data() == nullptr) return fail(errc::invalid_argument);
+  if (n == 0 || n > byte_ring_max_size || (n & (n - 1)) != 0) return fail(errc::invalid_argument);
+  return {};
+}
+
+void byte_ring_view::resync() noexcept {
+  // Called after an acquire load that observed the reset (e.g. connection == connected), which
+  // orders this load after the other side's reset stores.
+  own_index_ = shm::load_relaxed(own_);
+  error_.clear();
+}
+
+void byte_ring_view::reset(std::uint32_t index) noexcept {
+  own_index_ = index;
+  // The caller publishes the reset with a later release store (e.g. connection = connected).
+  shm::store_relaxed(own_, index);
+  error_.clear();
+}
+
+result<std::uint32_t> byte_ring_view::fill(bool we_produce) noexcept {
+  if (error_) return fail(error_);
+  // Producer: pairs with the consumer's release of `cons` (it finished copying those bytes out, so
+  // we may overwrite them). Consumer: pairs with the producer's release of `prod` (the bytes before
+  // it are written). Loaded once: the peer may change it at any moment.
+  const std::uint32_t peer = shm::load_acquire(peer_);
+  const std::uint32_t filled = we_produce ? own_index_ - peer : peer - own_index_;
+  if (filled > size_) {
+    error_ = make_error_code(errc::ring_corrupt);
+    return fail(error_);
+  }
+  return filled;
+}
+
+void byte_ring_view::publish(std::uint32_t advance) noexcept {
+  own_index_ += advance;
+  // Pairs with the peer's acquire load of our index: our data copies happen before it.
+  shm::store_release(own_, own_index_);
+}
+
+result<byte_ring_producer> byte_ring_producer::attach(std::uint32_t* own_prod, const std::uint32_t* peer_cons,
+                                                      std::span<std::byte> data) noexcept {
+  if (auto ok = check(own_prod, peer_cons, data); !ok) return fail(ok.error());
+  return byte_ring_producer(own_prod, peer_cons, data);
+}
+
+result<std::size_t> byte_ring_producer::space() noexcept {
+  auto used = fill(true);
+  if (!used) return fail(used.error());
+  return std::size_t{size_ - *used};
+}
+
+result<std::size_t> byte_ring_producer::write(std::span<const std::byte> bytes) noexcept {
+  auto used = fill(true);
+  if (!used) return fail(used.error());
+  const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(size_ - *used, bytes.size()));
+  if (n == 0) return std::size_t{0};
+  const std::uint32_t at = own_index_ & (size_ - 1);
+  const std::uint32_t first = std::min(n, size_ - at);
+  std::memcpy(data_ + at, bytes.data(), first);
+  std::memcpy(data_, bytes.data() + first, n - first);
+  publish(n);
+  return std::size_t{n};
+}
+
+result<byte_ring_consumer> byte_ring_consumer::attach(std::uint32_t* own_cons, const std::uint32_t* peer_prod,
+                                                      std::span<std::byte> data) noexcept {
+  if (auto ok = check(own_cons, peer_prod, data); !ok) return fail(ok.error());
+  return byte_ring_consumer(own_cons, peer_prod, data);
+}
+
+result<std::size_t> byte_ring_consumer::available() noexcept {
+  auto ready = fill(false);
+  if (!ready) return fail(ready.error());
+  return std::size_t{*ready};
+}
+
+result<std::size_t> byte_ring_consumer::read(std::span<std::byte> out) noexcept {
+  auto ready = fill(false);
+  if (!ready) return fail(ready.error());
+  const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(*ready, out.size()));
+  if (n == 0) return std::size_t{0};
+  const std::uint32_t at = own_index_ & (size_ - 1);
+  const std::uint32_t first = std::min(n, size_ - at);
+  std::memcpy(out.data(), data_ + at, first);
+  std::memcpy(out.data() + first, data_, n - first);
+  publish(n);
+  return std::size_t{n};
+}
+
+}  // namespace xenwire

@@ -1,0 +1,98 @@
+#include "xenwire/ring/vchan_ring.hpp"
+
+#include "xenwire/ring/shared_memory.hpp"
+#include "xenwire/ring/transport.hpp"
+
+namespace xenwire::vchan_wire {
+
+stream::stream(role who, interface* page, byte_ring_consumer r, byte_ring_producer w) noexcept
+    : role_(who), page_(page), read_(r), write_(w) {}
+
+result<stream> stream::attach(role who, std::span<std::byte> control_page, std::span<std::byte> read_ring,
+                              std::span<std::byte> write_ring) noexcept {
+  if (control_page.size() < page_size) return fail(errc::invalid_argument);
+  if (reinterpret_cast<std::uintptr_t>(control_page.data()) % alignof(interface) != 0) {
+    return fail(errc::invalid_argument);
+  }
+  auto* page = static_cast<interface*>(static_cast<void*>(control_page.data()));
+  ring_shared& in = who == role::server ? page->left : page->right;
+  ring_shared& out = who == role::server ? page->right : page->left;
+  auto r = byte_ring_consumer::attach(&in.cons, &in.prod, read_ring);
+  auto w = byte_ring_producer::attach(&out.prod, &out.cons, write_ring);
+  if (!r) return fail(r.error());
+  if (!w) return fail(w.error());
+  return stream(who, page, *r, *w);
+}
+
+std::uint8_t* stream::own_notify() const noexcept {
+  return role_ == role::server ? &page_->srv_notify : &page_->cli_notify;
+}
+std::uint8_t* stream::peer_notify() const noexcept {
+  return role_ == role::server ? &page_->cli_notify : &page_->srv_notify;
+}
+
+void stream::request_notify(std::uint8_t bit) noexcept {
+  shm::fetch_or(peer_notify(), bit);
+  // Post the request before re-reading any index: pairs with the fence in the peer's
+  // take_notify_request() (store-then-load on both sides, so one of us sees the other).
+  shm::full_fence();
+}
+
+bool stream::take_notify_request(std::uint8_t bit) noexcept {
+  // Our index update (release store) must be visible before we look at the request bit: pairs with
+  // the fence in the peer's request_notify().
+  shm::full_fence();
+  const std::uint8_t prev = shm::fetch_and(own_notify(), static_cast<std::uint8_t>(~bit));
+  return (prev & bit) != 0;
+}
+
+result<std::size_t> stream::data_ready() noexcept { return read_.available(); }
+result<std::size_t> stream::buffer_space() noexcept { return write_.space(); }
+
+result<std::size_t> stream::data_ready(std::size_t wanted) noexcept {
+  auto ready = read_.available();
+  if (!ready || *ready >= wanted) return ready;
+  request_notify(notify_write);
+  // The writer may have produced between our first look and the request: look again.
+  return read_.available();
+}
+
+result<std::size_t> stream::buffer_space(std::size_t wanted) noexcept {
+  auto space = write_.space();
+  if (!space || *space >= wanted) return space;
+  request_notify(notify_read);
+  return write_.space();
+}
+
+result<transfer> stream::read(std::span<std::byte> out) noexcept {
+  auto ready = data_ready(out.size());
+  if (!ready) return fail(ready.error());
+  if (*ready == 0 || out.empty()) return transfer{};
+  auto n = read_.read(out);
+  if (!n) return fail(n.error());
+  return transfer{*n, *n > 0 && take_notify_request(notify_read)};
+}
+
+result<transfer> stream::write(std::span<const std::byte> bytes) noexcept {
+  auto space = buffer_space(bytes.size());
+  if (!space) return fail(space.error());
+  if (*space == 0 || bytes.empty()) return transfer{};
+  auto n = write_.write(bytes);
+  if (!n) return fail(n.error());
+  return transfer{*n, *n > 0 && take_notify_request(notify_write)};
+}
+
+live stream::peer_live() const noexcept {
+  // Acquire: pairs with the peer's release store in set_live(), so a peer seen closed has finished
+  // its last ring update (and a peer seen connected has set up its side).
+  const std::uint8_t* b = role_ == role::server ? &page_->cli_live : &page_->srv_live;
+  return static_cast<live>(shm::load_acquire(b));
+}
+
+void stream::set_live(live state) noexcept {
+  std::uint8_t* b = role_ == role::server ? &page_->srv_live : &page_->cli_live;
+  // Pairs with the peer's acquire load in peer_live().
+  shm::store_release(b, static_cast<std::uint8_t>(state));
+}
+
+}  // namespace xenwire::vchan_wire
