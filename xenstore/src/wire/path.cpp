@@ -89,7 +89,7 @@ std::optional<std::string_view> parent(std::string_view abs) noexcept {
   return abs.substr(0, slash);
 }
 
-std::string_view basename(std::string_view abs) noexcept {
+std::string_view base_name(std::string_view abs) noexcept {
   const auto slash = abs.rfind('/');
   return slash == std::string_view::npos ? abs : abs.substr(slash + 1);
 }

@@ -70,7 +70,7 @@ std::size_t quota_path_length(std::string_view abs) noexcept;
 // Parent of "/a/b" is "/a", of "/a" is "/"; "/" has none.
 std::optional<std::string_view> parent(std::string_view abs) noexcept;
 // Last component: "b" for "/a/b", "" for "/".
-std::string_view basename(std::string_view abs) noexcept;
+std::string_view base_name(std::string_view abs) noexcept;
 // True if `p` is `ancestor` or lies below it ("/" is everyone's ancestor; "/a" is not one of "/ab").
 bool is_ancestor_or_self(std::string_view ancestor, std::string_view p) noexcept;
 // Number of components below the root: 0 for "/", 2 for "/a/b".
