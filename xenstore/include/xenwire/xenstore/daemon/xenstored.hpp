@@ -1,0 +1,67 @@
+// The Xenstore daemon's I/O side: an epoll loop that serves the sans-I/O server_core over Unix
+// sockets (dom0 clients, guest sockets playing unprivileged domains) and, given a transport, over
+// domains' xenstore rings. The library never prints: logs and traces go to the caller's sinks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "xenwire/ring/error.hpp"
+#include "xenwire/ring/transport.hpp"
+#include "xenwire/xenstore/server/config.hpp"
+#include "xenwire/xenstore/server/core.hpp"
+
+namespace xenwire::xenstore {
+
+// --guest-socket D=PATH: every client of PATH speaks for unprivileged domain D.
+struct guest_socket_spec {
+  domid_t domid = 0;
+  std::string path;
+  friend bool operator==(const guest_socket_spec&, const guest_socket_spec&) = default;
+};
+
+using log_sink = std::function<void(log_level level, std::string_view message)>;
+// One line per message crossing any connection, in either direction.
+using trace_sink = std::function<void(std::string_view line)>;
+
+struct daemon_settings {
+  std::string socket_path;                    // already resolved (see socket_path.hpp)
+  std::vector<guest_socket_spec> guest_sockets;
+  bool read_only = false;                     // socket clients get read-only connections
+  server_config config{};
+  bool stop_on_signals = true;                // SIGTERM/SIGINT stop run(); the caller blocks them
+  trace_sink trace;                           // empty: no tracing
+};
+
+class xenstored {
+ public:
+  // Binds every socket (a live daemon on one of them fails with address_in_use) and sets up the
+  // core. `rings` serves domains introduced by INTRODUCE; null means no ring support (INTRODUCE
+  // then fails). Neither `rings` nor the sinks' targets are owned; they must outlive the daemon.
+  static result<std::unique_ptr<xenstored>> create(daemon_settings settings, transport* rings, log_sink log);
+  ~xenstored();  // closes every connection and removes the socket files it created
+  xenstored(const xenstored&) = delete;
+  xenstored& operator=(const xenstored&) = delete;
+
+  // Serves until stop() or a stop signal. Fails only if the loop itself breaks.
+  result<void> run();
+  // Any thread, async-signal-safe.
+  void stop() noexcept;
+  // The signal that ended run(), if any.
+  std::optional<int> stop_signal() const noexcept;
+
+  // Loop-thread introspection (tests; or after run() returned).
+  const server_core& core() const noexcept;
+  std::size_t open_connections() const noexcept;
+
+ private:
+  struct impl;
+  explicit xenstored(std::unique_ptr<impl> p) noexcept;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace xenwire::xenstore

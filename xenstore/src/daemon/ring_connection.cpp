@@ -1,0 +1,232 @@
+#include "daemon/ring_connection.hpp"
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <string>
+
+namespace xenwire::xenstore {
+namespace {
+
+std::string who(domid_t domid, conn_id conn) {
+  return "domain " + std::to_string(domid) + " (conn " + std::to_string(conn) + ")";
+}
+
+}  // namespace
+
+struct ring_host::ring_conn {
+  domid_t domid;
+  conn_id id;
+  evtchn_port_t port;  // our local end
+  std::unique_ptr<mapped_pages> page;
+  xs::server_ring ring;
+  // Input read off the ring that the core has not taken yet: at most one ring's worth.
+  std::array<std::byte, xs::ring_size> pending{};
+  std::size_t pending_off = 0;
+  std::size_t pending_len = 0;
+  bool must_notify = false;
+  std::optional<message_tracer> trace_in;
+  std::optional<message_tracer> trace_out;
+
+  bool paused() const noexcept { return pending_off < pending_len; }
+};
+
+ring_host::ring_host(transport& t, event_loop& loop, server_core& core, say_fn say, const trace_sink& trace)
+    : transport_(t), loop_(loop), core_(core), say_(std::move(say)), trace_(trace) {}
+
+ring_host::~ring_host() {
+  if (evtchn_) loop_.remove(evtchn_->fd());
+}
+
+result<void> ring_host::ensure_event_channel() {
+  if (evtchn_) return {};
+  auto ch = transport_.open_event_channel();
+  if (!ch) return fail(ch.error());
+  evtchn_ = std::move(*ch);
+  // One handle for every domain: a single fd in epoll, pending() says which port fired.
+  return loop_.add(evtchn_->fd(), EPOLLIN, [this](std::uint32_t) { on_events(clock::now()); });
+}
+
+result<conn_id> ring_host::introduce(domid_t domid, std::uint64_t gfn, evtchn_port_t remote_port, time_point now) {
+  // The page is found through the reserved grant (as C xenstored does with xengnttab), not the gfn.
+  (void)gfn;
+  if (auto r = ensure_event_channel(); !r) return fail(r.error());
+  const grant_ref_t ref = gnttab_reserved_xenstore;
+  auto page = transport_.grants().map(domid, std::span<const grant_ref_t>(&ref, 1), access::read_write);
+  if (!page) {
+    say_(log_level::warn, "INTRODUCE domain " + std::to_string(domid) + ": mapping its page: " + page.error().message());
+    return fail(page.error());
+  }
+  auto ring = xs::server_ring::attach((*page)->bytes(), core_.config().ring_features);
+  if (!ring) return fail(ring.error());
+  auto port = evtchn_->bind_interdomain(domid, remote_port);
+  if (!port) {
+    say_(log_level::warn, "INTRODUCE domain " + std::to_string(domid) + ": binding port " +
+                              std::to_string(remote_port) + ": " + port.error().message());
+    return fail(port.error());
+  }
+  const conn_id id = core_.open({conn_kind::ring, domid, false}, now);
+  auto rc = std::unique_ptr<ring_conn>(new ring_conn{domid, id, *port, std::move(*page), *ring, {}, 0, 0, false, {}, {}});
+  if (trace_) {
+    rc->trace_in.emplace("conn " + std::to_string(id) + " <");
+    rc->trace_out.emplace("conn " + std::to_string(id) + " >");
+  }
+  by_port_[*port] = id;
+  say_(log_level::info, "introduced " + who(domid, id) + " on port " + std::to_string(*port));
+  // Requests may already be waiting; serve them on the next settle. Wake the guest as C xenstored does.
+  rc->must_notify = true;
+  rings_.emplace(id, std::move(rc));
+  return id;
+}
+
+void ring_host::teardown(conn_id conn) {
+  auto it = rings_.find(conn);
+  if (it == rings_.end()) return;
+  ring_conn& rc = *it->second;
+  by_port_.erase(rc.port);
+  if (evtchn_) {
+    if (auto r = evtchn_->unbind(rc.port); !r)
+      say_(log_level::warn, "unbinding port of " + who(rc.domid, conn) + ": " + r.error().message());
+  }
+  rings_.erase(it);  // unmaps the page
+  closing_.insert(conn);
+}
+
+void ring_host::release(domid_t domid, conn_id conn) {
+  say_(log_level::info, "released " + who(domid, conn));
+  teardown(conn);
+}
+
+bool ring_host::owns(conn_id conn) const { return rings_.contains(conn) || closing_.contains(conn); }
+
+void ring_host::drop(conn_id conn, drop_reason why, time_point now) {
+  if (auto it = rings_.find(conn); it != rings_.end()) {
+    ring_conn& rc = *it->second;
+    if (why == drop_reason::protocol_error) {
+      rc.ring.stop(xs::ring_error::proto);
+      if (evtchn_) (void)evtchn_->notify(rc.port);
+    }
+    say_(why == drop_reason::released ? log_level::info : log_level::warn,
+         "dropping " + who(rc.domid, conn) +
+             (why == drop_reason::protocol_error ? ": protocol error"
+              : why == drop_reason::quota        ? ": over quota"
+                                                 : ": released"));
+    teardown(conn);
+  }
+  if (closing_.erase(conn) > 0) core_.close(conn, now);
+}
+
+void ring_host::close_all(time_point now) {
+  while (!rings_.empty()) {
+    const conn_id id = rings_.begin()->first;
+    teardown(id);
+  }
+  for (conn_id id : closing_) core_.close(id, now);
+  closing_.clear();
+}
+
+void ring_host::on_events(time_point now) {
+  if (!evtchn_) return;
+  for (;;) {
+    auto port = evtchn_->pending();
+    if (!port) {
+      say_(log_level::error, "event channel: " + port.error().message());
+      return;
+    }
+    if (!*port) return;
+    auto it = by_port_.find(**port);
+    if (it == by_port_.end()) continue;
+    auto rc = rings_.find(it->second);
+    if (rc != rings_.end()) service(*rc->second, now);
+  }
+}
+
+void ring_host::fail_ring(ring_conn& rc, std::error_code why, time_point now) {
+  // server_ring already wrote error = RINGIDX for corrupt indices; anything else stops it as COMM.
+  if (rc.ring.stopped() == xs::ring_error::none) rc.ring.stop(xs::ring_error::comm);
+  if (evtchn_) (void)evtchn_->notify(rc.port);
+  say_(log_level::warn, "dropping " + who(rc.domid, rc.id) + ": " + why.message());
+  const conn_id id = rc.id;
+  teardown(id);  // rc is gone from here on
+  closing_.erase(id);
+  core_.close(id, now);
+}
+
+void ring_host::service(ring_conn& rc, time_point now) {
+  if (rc.ring.handle_reconnect()) {
+    say_(log_level::info, "reconnect of " + who(rc.domid, rc.id));
+    core_.reset(rc.id, now);
+    rc.pending_off = rc.pending_len = 0;
+    if (trace_) {
+      rc.trace_in.emplace("conn " + std::to_string(rc.id) + " <");
+      rc.trace_out.emplace("conn " + std::to_string(rc.id) + " >");
+    }
+    rc.must_notify = true;
+  }
+  const conn_id id = rc.id;
+  pump_input(rc, now);
+  if (!rings_.contains(id)) return;
+  pump_output(rc, now);
+}
+
+void ring_host::pump_input(ring_conn& rc, time_point now) {
+  for (;;) {
+    if (rc.paused()) {
+      if (!core_.wants_input(rc.id, now)) return;
+      const auto rest = std::span<const std::byte>(rc.pending).subspan(rc.pending_off, rc.pending_len - rc.pending_off);
+      auto taken = core_.feed(rc.id, rest, now);
+      if (!taken) return fail_ring(rc, taken.error(), now);
+      if (rc.trace_in && trace_) rc.trace_in->feed(rest.first(*taken), trace_);
+      rc.pending_off += *taken;
+      if (rc.paused()) return;
+    }
+    auto got = rc.ring.read(rc.pending);
+    if (!got) {
+      if (got.error() == errc::would_block) return;  // a reconnect is under way
+      return fail_ring(rc, got.error(), now);
+    }
+    rc.must_notify = rc.must_notify || got->notify;
+    if (got->bytes == 0) return;
+    rc.pending_off = 0;
+    rc.pending_len = got->bytes;
+  }
+}
+
+void ring_host::pump_output(ring_conn& rc, time_point now) {
+  while (core_.has_output(rc.id)) {
+    const auto out = core_.peek_output(rc.id);
+    if (out.empty()) break;
+    auto put = rc.ring.write(out);
+    if (!put) {
+      if (put.error() == errc::would_block) break;
+      return fail_ring(rc, put.error(), now);
+    }
+    rc.must_notify = rc.must_notify || put->notify;
+    if (put->bytes == 0) break;  // ring full: the guest signals when it has read
+    if (rc.trace_out && trace_) rc.trace_out->feed(out.first(put->bytes), trace_);
+    core_.consume_output(rc.id, put->bytes, now);
+  }
+  if (rc.must_notify && evtchn_) {
+    rc.must_notify = false;
+    if (auto r = evtchn_->notify(rc.port); !r)
+      say_(log_level::debug, "notify " + who(rc.domid, rc.id) + ": " + r.error().message());
+  }
+}
+
+void ring_host::settle(time_point now, bool& progressed) {
+  // Collect the ids first: servicing may drop connections.
+  std::vector<conn_id>& ids = settle_ids_;
+  ids.clear();
+  for (const auto& [id, rc] : rings_)
+    if (rc->paused() || rc->must_notify || core_.has_output(id)) ids.push_back(id);
+  for (conn_id id : ids) {
+    auto it = rings_.find(id);
+    if (it == rings_.end()) continue;
+    const bool held = it->second->paused();
+    service(*it->second, now);
+    auto again = rings_.find(id);
+    if (held && (again == rings_.end() || !again->second->paused())) progressed = true;
+  }
+}
+
+}  // namespace xenwire::xenstore

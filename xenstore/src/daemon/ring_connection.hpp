@@ -1,0 +1,69 @@
+// Domains' xenstore rings, served from the daemon's loop: on INTRODUCE the domain's page (grant ref
+// 1) is mapped and its event channel bound; every pending port then moves bytes between the ring
+// and server_core like socket_connection does for sockets. A corrupt ring gets error = RINGIDX, a
+// protocol violation error = PROTO, and the connection is dropped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "daemon/message_tracer.hpp"
+#include "xenwire/ring/transport.hpp"
+#include "xenwire/ring/xenstore_ring.hpp"
+#include "xenwire/xenstore/daemon/event_loop.hpp"
+#include "xenwire/xenstore/daemon/xenstored.hpp"
+#include "xenwire/xenstore/server/core.hpp"
+
+namespace xenwire::xenstore {
+
+class ring_host {
+ public:
+  using say_fn = std::function<void(log_level, const std::string&)>;
+  ring_host(transport& t, event_loop& loop, server_core& core, say_fn say, const trace_sink& trace);
+  ~ring_host();
+  ring_host(const ring_host&) = delete;
+  ring_host& operator=(const ring_host&) = delete;
+
+  // core_hooks::introduce_domain: maps, binds, advertises the features, opens the core connection.
+  result<conn_id> introduce(domid_t domid, std::uint64_t gfn, evtchn_port_t remote_port, time_point now);
+  // core_hooks::release_domain: unmaps and unbinds; the core connection is closed when dropped.
+  void release(domid_t domid, conn_id conn);
+  // Is `conn` (or was it, until its drop is handled) one of ours?
+  bool owns(conn_id conn) const;
+  // A drop from take_drops(): records the reason on the ring, signals, closes the core connection.
+  void drop(conn_id conn, drop_reason why, time_point now);
+  // After each loop batch: offers held-back input, writes queued output, signals peers.
+  void settle(time_point now, bool& progressed);
+  void close_all(time_point now);
+  std::size_t size() const noexcept { return rings_.size(); }
+
+ private:
+  struct ring_conn;
+  void on_events(time_point now);
+  void service(ring_conn& rc, time_point now);
+  void pump_input(ring_conn& rc, time_point now);
+  void pump_output(ring_conn& rc, time_point now);
+  void fail_ring(ring_conn& rc, std::error_code why, time_point now);
+  void teardown(conn_id conn);
+  result<void> ensure_event_channel();
+
+  transport& transport_;
+  event_loop& loop_;
+  server_core& core_;
+  say_fn say_;
+  const trace_sink& trace_;
+  std::unique_ptr<event_channel> evtchn_;
+  std::unordered_map<conn_id, std::unique_ptr<ring_conn>> rings_;
+  std::unordered_map<evtchn_port_t, conn_id> by_port_;
+  std::vector<conn_id> settle_ids_;     // reused by settle()
+  std::unordered_set<conn_id> closing_;  // torn down (released or failed), core close still due
+};
+
+}  // namespace xenwire::xenstore

@@ -1,0 +1,56 @@
+// One Unix-socket client of the core: moves bytes between the socket and server_core.
+// Input is read into the daemon's shared scratch buffer and fed to the core; what the core does not
+// take now (quotas) is kept here and offered again once wants_input() turns true, and the socket is
+// not read meanwhile (back-pressure reaches the client through the kernel's buffers). Output is
+// written from peek_output() and acknowledged as sent; a full socket means waiting for EPOLLOUT.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "daemon/message_tracer.hpp"
+#include "xenwire/ring/error.hpp"
+#include "xenwire/xenstore/daemon/unique_fd.hpp"
+#include "xenwire/xenstore/daemon/xenstored.hpp"
+#include "xenwire/xenstore/server/core.hpp"
+
+namespace xenwire::xenstore {
+
+class socket_connection {
+ public:
+  socket_connection(unique_fd fd, conn_id id, bool trace);
+
+  int fd() const noexcept { return fd_.get(); }
+  conn_id id() const noexcept { return id_; }
+
+  // Each fails when the connection must be closed: peer_closed on EOF, protocol_error (or the
+  // core's code) when the core refuses the input, the OS error for a broken socket.
+  result<void> on_readable(server_core& core, std::span<std::byte> scratch, time_point now, const trace_sink& trace);
+  // Offers held-back input again if the core wants it now. Sets `progressed` if any was taken.
+  result<void> offer_pending(server_core& core, time_point now, const trace_sink& trace, bool& progressed);
+  // Writes queued output until it is all sent or the socket is full.
+  result<void> flush(server_core& core, time_point now, const trace_sink& trace);
+
+  bool paused() const noexcept { return pending_off_ < pending_.size(); }
+  bool write_blocked() const noexcept { return write_blocked_; }
+  // The epoll interest this state calls for.
+  std::uint32_t wanted_events() const noexcept;
+  std::uint32_t registered_events = 0;  // what the loop currently has (kept by the daemon)
+
+ private:
+  result<std::size_t> feed(server_core& core, std::span<const std::byte> bytes, time_point now, const trace_sink& trace);
+
+  unique_fd fd_;
+  conn_id id_;
+  std::vector<std::byte> pending_;  // input the core has not taken yet; capacity is reused
+  std::size_t pending_off_ = 0;
+  bool write_blocked_ = false;
+  std::optional<message_tracer> trace_in_;
+  std::optional<message_tracer> trace_out_;
+};
+
+}  // namespace xenwire::xenstore
