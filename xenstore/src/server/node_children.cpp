@@ -1,0 +1,193 @@
+// The persistent AVL tree behind child_map. Updates copy the search path (O(log n) entries) and
+// rebalance the copies. insert/erase recurse, but only as deep as the balanced tree
+// (<= 1.44 log2 n, under 64 for any count that fits in memory): guests cannot make it deeper.
+#include <algorithm>
+
+#include "xenwire/xenstore/server/store_node.hpp"
+
+namespace xenwire::xenstore {
+
+using store_detail::child_entry;
+using entry_ref = store_detail::ref<child_entry>;
+
+namespace store_detail {
+
+child_entry::child_entry(std::string n, node_ref v, ref<child_entry> l, ref<child_entry> r)
+    : shared_obj(kind::child_entry), name(std::move(n)), node(std::move(v)), left(std::move(l)),
+      right(std::move(r)) {
+  const std::uint32_t hl = left ? left->height : 0;
+  const std::uint32_t hr = right ? right->height : 0;
+  height = 1 + std::max(hl, hr);
+  count = 1 + (left ? left->count : 0) + (right ? right->count : 0);
+  bytes = name.size() + 1 + (left ? left->bytes : 0) + (right ? right->bytes : 0);
+  subtree_nodes = node->subtree_size() + (left ? left->subtree_nodes : 0) + (right ? right->subtree_nodes : 0);
+}
+
+}  // namespace store_detail
+
+namespace {
+
+std::uint32_t height(const entry_ref& e) noexcept { return e ? e->height : 0; }
+
+entry_ref make(std::string name, node_ref node, entry_ref l, entry_ref r) {
+  return entry_ref(new child_entry(std::move(name), std::move(node), std::move(l), std::move(r)));
+}
+
+// Builds an entry whose subtrees differ in height by at most 2, restoring the AVL invariant.
+entry_ref balance(std::string name, node_ref node, entry_ref l, entry_ref r) {
+  const auto hl = height(l), hr = height(r);
+  if (hl > hr + 1) {
+    if (height(l->left) >= height(l->right))
+      return make(l->name, l->node, l->left, make(std::move(name), std::move(node), l->right, std::move(r)));
+    const child_entry& lr = *l->right;
+    return make(lr.name, lr.node, make(l->name, l->node, l->left, lr.left),
+                make(std::move(name), std::move(node), lr.right, std::move(r)));
+  }
+  if (hr > hl + 1) {
+    if (height(r->right) >= height(r->left))
+      return make(r->name, r->node, make(std::move(name), std::move(node), std::move(l), r->left), r->right);
+    const child_entry& rl = *r->left;
+    return make(rl.name, rl.node, make(std::move(name), std::move(node), std::move(l), rl.left),
+                make(r->name, r->node, rl.right, r->right));
+  }
+  return make(std::move(name), std::move(node), std::move(l), std::move(r));
+}
+
+entry_ref insert(const entry_ref& t, std::string_view name, const node_ref& node) {
+  if (!t) return make(std::string(name), node, {}, {});
+  const int c = name.compare(t->name);
+  if (c == 0) return make(t->name, node, t->left, t->right);
+  if (c < 0) return balance(t->name, t->node, insert(t->left, name, node), t->right);
+  return balance(t->name, t->node, t->left, insert(t->right, name, node));
+}
+
+entry_ref erase_min(const entry_ref& t) {
+  if (!t->left) return t->right;
+  return balance(t->name, t->node, erase_min(t->left), t->right);
+}
+
+entry_ref erase(const entry_ref& t, std::string_view name) {
+  if (!t) return t;
+  const int c = name.compare(t->name);
+  if (c < 0) {
+    entry_ref l = erase(t->left, name);
+    return l == t->left ? t : balance(t->name, t->node, std::move(l), t->right);
+  }
+  if (c > 0) {
+    entry_ref r = erase(t->right, name);
+    return r == t->right ? t : balance(t->name, t->node, t->left, std::move(r));
+  }
+  if (!t->left) return t->right;
+  if (!t->right) return t->left;
+  const child_entry* m = t->right.get();
+  while (m->left) m = m->left.get();
+  return balance(m->name, m->node, t->left, erase_min(t->right));
+}
+
+}  // namespace
+
+std::size_t child_map::size() const noexcept { return root_ ? static_cast<std::size_t>(root_->count) : 0; }
+std::uint64_t child_map::name_bytes() const noexcept { return root_ ? root_->bytes : 0; }
+std::uint64_t child_map::total_nodes() const noexcept { return root_ ? root_->subtree_nodes : 0; }
+
+const store_node* child_map::find(std::string_view name) const noexcept {
+  const child_entry* e = root_.get();
+  while (e != nullptr) {
+    const int c = name.compare(e->name);
+    if (c == 0) return e->node.get();
+    e = c < 0 ? e->left.get() : e->right.get();
+  }
+  return nullptr;
+}
+
+node_ref child_map::get(std::string_view name) const { return node_ref(find(name)); }
+
+child_map child_map::with(std::string_view name, node_ref node) const { return child_map(insert(root_, name, node)); }
+
+child_map child_map::without(std::string_view name) const { return child_map(erase(root_, name)); }
+
+void child_map::cursor::push_left(const child_entry* e) {
+  for (; e != nullptr; e = e->left.get()) stack_.push_back(e);
+}
+
+void child_map::cursor::next() {
+  const child_entry* e = stack_.back();
+  stack_.pop_back();
+  push_left(e->right.get());
+}
+
+child_map::cursor child_map::begin() const {
+  cursor c;
+  c.push_left(root_.get());
+  return c;
+}
+
+child_map::cursor child_map::from_byte_offset(std::uint64_t offset) const {
+  // Lower bound by start offset: entries we go left from stay pending on the stack.
+  cursor c;
+  std::uint64_t base = 0;
+  for (const child_entry* e = root_.get(); e != nullptr;) {
+    const std::uint64_t start = base + (e->left ? e->left->bytes : 0);
+    if (start >= offset) {
+      c.stack_.push_back(e);
+      e = e->left.get();
+    } else {
+      base = start + e->name.size() + 1;
+      e = e->right.get();
+    }
+  }
+  return c;
+}
+
+std::vector<std::string> child_map::names() const {
+  std::vector<std::string> out;
+  out.reserve(size());
+  for (auto c = begin(); !c.done(); c.next()) out.emplace_back(c.name());
+  return out;
+}
+
+std::string child_map::verify() const {
+  // Post-order over an explicit stack; the height check bounds the work on a broken tree too.
+  struct frame {
+    const child_entry* e;
+    bool expanded;
+  };
+  std::vector<frame> stack;
+  if (root_) stack.push_back({root_.get(), false});
+  const std::string* prev = nullptr;
+  // In-order pass for ordering.
+  for (auto c = begin(); !c.done(); c.next()) {
+    if (prev != nullptr && !(*prev < c.name())) return "children not strictly sorted at '" + std::string(c.name()) + "'";
+    prev = &c.stack_.back()->name;
+    if (c.stack_.size() > 96) return "child map too deep";
+  }
+  while (!stack.empty()) {
+    auto [e, expanded] = stack.back();
+    if (!expanded) {
+      stack.back().expanded = true;
+      if (e->left) stack.push_back({e->left.get(), false});
+      if (e->right) stack.push_back({e->right.get(), false});
+      continue;
+    }
+    stack.pop_back();
+    const auto hl = height(e->left), hr = height(e->right);
+    if (e->height != 1 + std::max(hl, hr) || hl > hr + 1 || hr > hl + 1) return "child map unbalanced at '" + e->name + "'";
+    const std::uint64_t count = 1 + (e->left ? e->left->count : 0) + (e->right ? e->right->count : 0);
+    const std::uint64_t bytes = e->name.size() + 1 + (e->left ? e->left->bytes : 0) + (e->right ? e->right->bytes : 0);
+    const std::uint64_t nodes = e->node->subtree_size() + (e->left ? e->left->subtree_nodes : 0) +
+                                (e->right ? e->right->subtree_nodes : 0);
+    if (e->count != count || e->bytes != bytes || e->subtree_nodes != nodes)
+      return "child map sums wrong at '" + e->name + "'";
+  }
+  return {};
+}
+
+store_node::store_node(std::string value, node_perms perms, child_map children, generation_t generation)
+    : shared_obj(kind::node), value_(std::move(value)), perms_(std::move(perms)), children_(std::move(children)),
+      generation_(generation) {}
+
+node_ref store_node::make(std::string value, node_perms perms, child_map children, generation_t generation) {
+  return node_ref(new store_node(std::move(value), std::move(perms), std::move(children), generation));
+}
+
+}  // namespace xenwire::xenstore
