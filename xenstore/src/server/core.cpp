@@ -1,0 +1,371 @@
+// server_core: connection lifecycle, input framing, output queues, domains. Request handlers live in
+// ops_*.cpp, event fan-out in events.cpp.
+#include "xenwire/xenstore/server/core.hpp"
+
+#include <algorithm>
+
+#include "core_state.hpp"
+
+namespace xenwire::xenstore {
+namespace detail {
+
+core_impl::core_impl(server_config cfg, core_hooks* h) : config(std::move(cfg)), hooks(h) {}
+
+connection* core_impl::find(conn_id id) {
+  auto it = conns.find(id);
+  return it == conns.end() ? nullptr : it->second.get();
+}
+const connection* core_impl::find(conn_id id) const {
+  auto it = conns.find(id);
+  return it == conns.end() ? nullptr : it->second.get();
+}
+
+domain_state* core_impl::find_domain(domid_t domid) {
+  auto it = domains.find(domid);
+  return it == domains.end() ? nullptr : &it->second;
+}
+
+domain_state& core_impl::domain_for(domid_t domid) {
+  auto [it, fresh] = domains.try_emplace(domid);
+  if (fresh) {
+    it->second.domid = domid;
+    it->second.quotas = config.quotas;
+    it->second.features = config.ring_features;
+  }
+  return it->second;
+}
+
+bool core_impl::is_privileged_domid(domid_t d) const {
+  return d == 0 || (config.control_domain && *config.control_domain == d);
+}
+
+accessor core_impl::who(const connection& c) const {
+  accessor a{c.domid(), c.privileged, std::nullopt};
+  if (auto it = domains.find(c.domid()); it != domains.end()) a.target = it->second.target;
+  return a;
+}
+
+std::uint32_t core_impl::quota_of(const connection& c, quota q) const {
+  if (c.privileged) return 0;
+  auto it = domains.find(c.domid());
+  return it == domains.end() ? config.quotas.get(q) : it->second.quotas.get(q);
+}
+
+void core_impl::log(log_level level, std::string_view message) {
+  if (hooks) hooks->log(level, message);
+}
+
+// --- lifecycle ---------------------------------------------------------------------------------
+
+conn_id core_impl::open(const connection_options& options, time_point now) {
+  conn_id id = next_conn++;
+  while (id == 0 || conns.contains(id)) id = next_conn++;
+  auto c = std::make_unique<connection>();
+  c->id = id;
+  c->opts = options;
+  if (options.kind == conn_kind::socket) {
+    c->opts.domid = 0;
+    c->privileged = true;  // read-only sockets still read everything; writes get EROFS
+  } else {
+    c->privileged = is_privileged_domid(options.domid);
+  }
+  connection& ref = *c;
+  conns.emplace(id, std::move(c));
+  if (options.kind != conn_kind::socket) {
+    domain_state& d = domain_for(ref.domid());
+    d.conns.push_back(id);
+    if (!d.introduced) introduce(d, now);
+  }
+  return id;
+}
+
+void core_impl::introduce(domain_state& d, time_point now) {
+  d.introduced = true;
+  d.credit.start(now, config.write_rate);
+  // Guest sockets play a domain without a toolstack: give it the home a toolstack would create.
+  std::string home = domain_home(d.domid);
+  if (!db.read(home)) {
+    node_perms perms{{d.domid, perm::none}};
+    if (auto r = db.write(home, {}, creator{0, true}); r) {
+      (void)db.set_perms(home, perms);
+    }
+  }
+  logf(log_level::info, "domain ", d.domid, " introduced");
+  fire_special(introduce_domain_path, d.domid, now);
+}
+
+void core_impl::drop_connection_state(connection& c) {
+  auto [n, bytes] = watches.remove_all(c.id);
+  std::size_t tx_bytes = 0;
+  for (auto& [id, t] : c.transactions) tx_bytes += t.accounted_bytes;
+  std::size_t ntx = c.transactions.size();
+  c.transactions.clear();
+  std::size_t out_bytes = c.out.bytes();
+  std::size_t out_replies = c.out.replies();
+  c.out.clear();
+  c.decoder.reset();
+  if (domain_state* d = find_domain(c.domid()); d && c.opts.kind != conn_kind::socket) {
+    d->watches -= std::min(d->watches, n);
+    d->transactions -= std::min(d->transactions, ntx);
+    d->outstanding -= std::min(d->outstanding, out_replies);
+    std::size_t freed = bytes + tx_bytes + out_bytes;
+    d->other_memory -= std::min(d->other_memory, freed);
+  }
+}
+
+void core_impl::request_drop(connection& c, drop_reason why) {
+  if (c.dropping) return;
+  c.dropping = true;
+  drops.emplace_back(c.id, why);
+}
+
+void core_impl::reset(connection& c, time_point now) {
+  (void)now;
+  drop_connection_state(c);
+  c.dropping = false;
+}
+
+void core_impl::close(conn_id id, time_point now) {
+  auto it = conns.find(id);
+  if (it == conns.end()) return;
+  connection& c = *it->second;
+  drop_connection_state(c);
+  domid_t domid = c.domid();
+  conn_kind kind = c.opts.kind;
+  conns.erase(it);
+  if (kind == conn_kind::socket) return;
+  domain_state* d = find_domain(domid);
+  if (!d) return;
+  std::erase(d->conns, id);
+  // A ring going away means the domain is gone; a guest socket closing is just one client leaving.
+  if (kind == conn_kind::ring) release(domid, now, false);
+}
+
+void core_impl::release(domid_t domid, time_point now, bool died) {
+  domain_state* d = find_domain(domid);
+  if (!d) return;
+  bool was_introduced = d->introduced;
+  std::vector<conn_id> to_drop = d->conns;
+  for (conn_id cid : to_drop) {
+    if (connection* c = find(cid)) {
+      drop_connection_state(*c);  // no events for the domain's own watches (C: do_release)
+      request_drop(*c, drop_reason::released);
+    }
+  }
+  // Everything the domain owned goes, and no ACL keeps naming it: a reused domid inherits nothing
+  // (XSA-322, XSA-419).
+  auto removed = db.remove_domain_nodes(domid);
+  fire_changes(removed, now);
+  for (auto& sp : special_perms) {
+    if (sp[0].domid == domid) sp = {{0, perm::none}};
+    std::erase_if(sp, [&](const perm_entry& e) { return &e != sp.data() && e.domid == domid; });
+  }
+  for (auto& [other, od] : domains)
+    if (od.target == domid) od.target.reset();
+  std::vector<conn_id> conn_ids = std::move(d->conns);
+  domains.erase(domid);
+  if (hooks)
+    for (conn_id cid : conn_ids)
+      if (const connection* c = find(cid); c && c->opts.kind == conn_kind::ring) hooks->release_domain(domid, cid);
+  if (was_introduced) {
+    logf(log_level::info, "domain ", domid, died ? " died" : " released");
+    fire_special(release_domain_path, domid, now);
+  }
+}
+
+// --- input -------------------------------------------------------------------------------------
+
+bool core_impl::wants_input(const connection& c, time_point now) {
+  if (c.dropping) return false;
+  if (c.privileged) return true;
+  domain_state* d = find_domain(c.domid());
+  if (!d) return true;
+  if (std::uint32_t q = d->quotas.get(quota::outstanding); q && d->outstanding >= q) return false;
+  if (std::uint32_t q = d->quotas.get(quota::memory); q && db.usage(c.domid()).memory + d->other_memory >= q) {
+    if (!d->hard_memory_reported) {
+      d->hard_memory_reported = true;
+      logf(log_level::warn, "domain ", c.domid(), " over its hard memory quota: not reading its requests");
+    }
+    return false;
+  }
+  return d->credit.may_proceed(now, config.write_rate, credit_reserve);
+}
+
+result<std::size_t> core_impl::feed(connection& c, std::span<const std::byte> bytes, time_point now) {
+  const std::size_t total = bytes.size();
+  while (!bytes.empty()) {
+    if (c.dropping) break;
+    // Quotas pause a connection only between messages: a partial frame is always completed.
+    if (c.decoder.idle() && !wants_input(c, now)) break;
+    auto r = c.decoder.next(bytes);
+    if (!r) {
+      logf(log_level::warn, "connection ", c.id, " (domain ", c.domid(), "): protocol violation, dropping");
+      request_drop(c, drop_reason::protocol_error);
+      return fail(errc::protocol_error);
+    }
+    if (!*r) break;
+    handle(c, **r, now);
+  }
+  return total - bytes.size();
+}
+
+// --- output ------------------------------------------------------------------------------------
+
+void core_impl::account_other_memory(const connection& c, std::ptrdiff_t delta) {
+  if (c.opts.kind == conn_kind::socket) return;
+  if (domain_state* d = find_domain(c.domid())) {
+    if (delta >= 0) {
+      d->other_memory += static_cast<std::size_t>(delta);
+    } else {
+      d->other_memory -= std::min(d->other_memory, static_cast<std::size_t>(-delta));
+    }
+  }
+}
+
+void core_impl::queue_reply(connection& c, std::string frame, time_point now) {
+  std::size_t n = frame.size();
+  c.out.push(std::move(frame), output_queue::kind::reply, now);
+  account_other_memory(c, static_cast<std::ptrdiff_t>(n));
+  if (c.opts.kind != conn_kind::socket)
+    if (domain_state* d = find_domain(c.domid())) ++d->outstanding;
+}
+
+void core_impl::reply_ok(connection& c, const header& h, time_point now) {
+  std::string buf = c.out.take_buffer();
+  write_ok(buf, h);
+  queue_reply(c, std::move(buf), now);
+}
+
+void core_impl::reply_error(connection& c, const header& h, xs_error e, time_point now) {
+  ++counters.errors;
+  std::string buf = c.out.take_buffer();
+  write_error(buf, h, e);
+  queue_reply(c, std::move(buf), now);
+}
+
+void core_impl::queue_event(connection& c, std::string_view path, std::string_view token, time_point now) {
+  std::string buf = c.out.take_buffer();
+  if (!write_watch_event(buf, path, token)) {  // over payload_max: C xenstored drops it (XSA-324)
+    ++counters.events_dropped;
+    c.out.recycle(std::move(buf));
+    return;
+  }
+  if (!c.privileged) {
+    if (domain_state* d = find_domain(c.domid())) {
+      std::uint32_t q = d->quotas.get(quota::memory);
+      if (q && db.usage(c.domid()).memory + d->other_memory + buf.size() > q) {  // event storms (XSA-326)
+        ++counters.events_dropped;
+        c.out.recycle(std::move(buf));
+        return;
+      }
+    }
+  }
+  std::size_t n = buf.size();
+  if (c.out.push(std::move(buf), output_queue::kind::event, now)) {
+    ++counters.watch_events;
+    account_other_memory(c, static_cast<std::ptrdiff_t>(n));
+  }
+}
+
+void core_impl::on_output_consumed(connection& c, std::size_t bytes, std::size_t replies) {
+  account_other_memory(c, -static_cast<std::ptrdiff_t>(bytes));
+  if (c.opts.kind != conn_kind::socket)
+    if (domain_state* d = find_domain(c.domid())) d->outstanding -= std::min(d->outstanding, replies);
+}
+
+}  // namespace detail
+
+// --- public API ------------------------------------------------------------------------------------
+
+struct server_core::impl : detail::core_impl {
+  using core_impl::core_impl;
+};
+
+server_core::server_core(server_config config, core_hooks* hooks)
+    : impl_(std::make_unique<impl>(std::move(config), hooks)) {}
+server_core::~server_core() = default;
+
+void server_core::set_hooks(core_hooks* hooks) noexcept { impl_->hooks = hooks; }
+const server_config& server_core::config() const noexcept { return impl_->config; }
+server_config& server_core::mutable_config() noexcept { return impl_->config; }
+
+conn_id server_core::open(const connection_options& options, time_point now) { return impl_->open(options, now); }
+void server_core::close(conn_id conn, time_point now) { impl_->close(conn, now); }
+void server_core::reset(conn_id conn, time_point now) {
+  if (auto* c = impl_->find(conn)) impl_->reset(*c, now);
+}
+void server_core::domain_died(domid_t domid, time_point now) { impl_->release(domid, now, true); }
+
+result<std::size_t> server_core::feed(conn_id conn, std::span<const std::byte> bytes, time_point now) {
+  auto* c = impl_->find(conn);
+  if (!c) return fail(errc::invalid_argument);
+  return impl_->feed(*c, bytes, now);
+}
+
+bool server_core::wants_input(conn_id conn, time_point now) const {
+  auto* c = impl_->find(conn);
+  return c && impl_->wants_input(*c, now);
+}
+
+std::span<const std::byte> server_core::peek_output(conn_id conn) const {
+  const auto* c = impl_->find(conn);
+  return c ? c->out.front() : std::span<const std::byte>{};
+}
+
+void server_core::consume_output(conn_id conn, std::size_t bytes, time_point now) {
+  (void)now;
+  auto* c = impl_->find(conn);
+  if (!c) return;
+  std::size_t before = c->out.bytes();
+  std::size_t replies = c->out.consume(bytes);
+  impl_->on_output_consumed(*c, before - c->out.bytes(), replies);
+}
+
+bool server_core::has_output(conn_id conn) const {
+  const auto* c = impl_->find(conn);
+  return c && !c->out.empty();
+}
+
+std::vector<std::pair<conn_id, drop_reason>> server_core::take_drops() { return std::exchange(impl_->drops, {}); }
+
+void server_core::tick(time_point now) {
+  auto& s = *impl_;
+  auto timeout = s.config.watch_event_timeout;
+  if (timeout.count() <= 0) return;
+  for (auto& [id, c] : s.conns) {
+    if (c->privileged || c->out.empty()) continue;
+    std::size_t before = c->out.bytes();
+    std::size_t dropped = c->out.expire_events(now - timeout);
+    if (dropped) {
+      s.counters.events_dropped += dropped;
+      s.account_other_memory(*c, -static_cast<std::ptrdiff_t>(before - c->out.bytes()));
+      s.logf(log_level::debug, "domain ", c->domid(), ": ", dropped, " unread watch events expired");
+    }
+  }
+}
+
+std::optional<time_point> server_core::next_deadline() const {
+  const auto& s = *impl_;
+  std::optional<time_point> best;
+  auto consider = [&](time_point t) {
+    if (!best || t < *best) best = t;
+  };
+  if (s.config.watch_event_timeout.count() > 0)
+    for (const auto& [id, c] : s.conns)
+      if (!c->privileged)
+        if (auto t = c->out.oldest_unsent_event()) consider(*t + s.config.watch_event_timeout);
+  for (const auto& [domid, d] : s.domains)
+    if (auto t = d.credit.ready_at(s.config.write_rate)) consider(*t);
+  return best;
+}
+
+core_stats server_core::stats() const {
+  core_stats st = impl_->counters;
+  st.connections = impl_->conns.size();
+  st.nodes = impl_->db.node_count();
+  return st;
+}
+
+result<void> server_core::check() const { return impl_->check(); }
+
+}  // namespace xenwire::xenstore
