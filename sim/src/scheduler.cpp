@@ -43,7 +43,8 @@ scheduler_impl::scheduler_impl(std::uint64_t seed, faults f) : rng(seed), config
 }
 
 void scheduler_impl::post(std::weak_ptr<domain> target, evtchn_port_t port, std::uint32_t generation) {
-  std::uint64_t due = now;
+  // Due at the next step, or held back for 1..max_delay_steps more steps.
+  std::uint64_t due = now + 1;
   if (rng.chance(config.delay)) due += 1 + rng.uniform(std::max<std::uint32_t>(config.max_delay_steps, 1));
   queue.push_back({due, std::move(target), port, generation});
 }
@@ -105,10 +106,8 @@ bool scheduler::step() {
   if (pick < runnable.size()) {
     const std::size_t i = runnable[pick];
     s.record(trace_kind::actor, static_cast<std::uint32_t>(i), 0);
-    // The actor may add actors: do not hold a reference across the call.
-    scheduler::step_fn fn = s.actors[i].step;
-    const bool again = fn();
-    if (!again) s.actors[i].done = true;
+    detail::actor& a = s.actors[i];
+    if (!a.step()) a.done = true;
   } else {
     detail::queued_event ev = std::move(s.queue[due[pick - runnable.size()]]);
     s.queue.erase(s.queue.begin() + static_cast<std::ptrdiff_t>(due[pick - runnable.size()]));

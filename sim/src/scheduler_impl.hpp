@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,7 +50,7 @@ class scheduler_impl {
   faults config;
   std::uint64_t crash_step = 0;  // 0: no crash planned (or done)
   std::uint64_t now = 0;
-  std::vector<actor> actors;
+  std::deque<actor> actors;  // stable addresses: an actor may add actors while it runs
   std::vector<queued_event> queue;
   std::vector<trace_entry> trace;
   std::shared_ptr<host_core> core;  // set while attached
