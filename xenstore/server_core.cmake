@@ -1,6 +1,7 @@
 # The sans-I/O server core (connections, dispatch, watches, quotas, domains) on top of the store.
 target_sources(xenwire_xenstore_server PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/server/core.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/server/core_check.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/server/dispatch.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/server/events.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/server/ops_control.cpp

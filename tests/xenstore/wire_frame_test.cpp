@@ -43,7 +43,7 @@ xenwire::result<std::vector<message>> decode_chunked(frame_decoder& d, std::stri
 
 TEST(WireTypes, NamesAndValidity) {
   EXPECT_EQ(name(msg_type::control), "CONTROL");
-  EXPECT_EQ(name(debug), "CONTROL");
+  EXPECT_EQ(name(msg_type_debug), "CONTROL");
   EXPECT_EQ(name(msg_type::directory_part), "DIRECTORY_PART");
   EXPECT_EQ(name(msg_type::set_quota), "SET_QUOTA");
   EXPECT_EQ(name(msg_type::invalid), "INVALID");

@@ -29,13 +29,14 @@ void core_impl::handle(connection& c, const message_view& m, time_point now) {
     logf(log_level::trace, "IN  conn ", c.id, " dom ", c.domid(), " ", type_name(h.type), " req ", h.req_id, " tx ",
          h.tx_id, " len ", h.len);
 
+  // As C xenstored: an unknown type is ENOSYS, privilege is checked before the arguments.
+  const auto type = to_msg_type(h.type);
+  if (type && is_privileged_op(*type) && !c.privileged) return reply_error(c, h, xs_error::eacces, now);
   auto parsed = parse_request(m);
   if (!parsed) return reply_error(c, h, parsed.error(), now);
-  const msg_type type = static_cast<msg_type>(h.type);
-  if (is_privileged_op(type) && !c.privileged) return reply_error(c, h, xs_error::eacces, now);
 
   transaction* tx = nullptr;
-  if (!ignores_tx(type) && h.tx_id != 0) {
+  if (!ignores_tx(*type) && h.tx_id != 0) {
     auto it = c.transactions.find(h.tx_id);
     if (it == c.transactions.end()) return reply_error(c, h, xs_error::enoent, now);
     tx = it->second.tx.get();

@@ -48,7 +48,7 @@ enum class msg_type : std::uint32_t {
   invalid = 0xffff,  // XS_INVALID: guaranteed to stay invalid
 };
 
-inline constexpr msg_type debug = msg_type::control;
+inline constexpr msg_type msg_type_debug = msg_type::control;  // XS_DEBUG: an alias of CONTROL
 inline constexpr std::uint32_t msg_type_count = 27;  // raw values 0..26 (20 is a hole)
 
 // True for the 26 values that name a message type (0..26 except 20).
