@@ -49,8 +49,9 @@ int main(int argc, char** argv) {
   log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   log->set_level(opts->log_threshold ? to_spdlog(*opts->log_threshold) : spdlog::level::off);
   log->flush_on(spdlog::level::trace);
+  // --trace lines show whatever --log-level says: their own logger on the same sink (and format).
   auto tracer = std::make_shared<spdlog::logger>("trace", sink);
-  tracer->set_pattern("%Y-%m-%d %H:%M:%S.%e trace %v");
+  tracer->set_level(spdlog::level::info);
   tracer->flush_on(spdlog::level::info);
 
   auto path = xs::resolve_socket_path(opts->socket_path);
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   settings.guest_sockets = opts->guest_sockets;
   settings.read_only = opts->read_only;
   settings.config = opts->config;
-  if (opts->trace) settings.trace = [tracer](std::string_view line) { tracer->info("{}", line); };
+  if (opts->trace) settings.trace = [tracer](std::string_view line) { tracer->info("trace: {}", line); };
 
   // TODO(rings): no grant/event-channel backend is wired into the binary yet, so INTRODUCE is
   // refused; the library serves rings when given a xenwire::transport.
