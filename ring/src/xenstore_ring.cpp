@@ -140,7 +140,8 @@ void server_ring::advertise(std::uint32_t features) noexcept {
 }
 
 void server_ring::stop(ring_error why) noexcept {
-  if (why == ring_error::none) return;
+  // The first reason sticks: later failures are consequences of it.
+  if (why == ring_error::none || stopped_ != ring_error::none) return;
   stopped_ = why;
   // Relaxed: diagnostic value; the caller's event-channel signal makes the guest look.
   shm::store_relaxed(&page_->error, static_cast<std::uint32_t>(why));

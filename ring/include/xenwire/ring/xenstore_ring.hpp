@@ -69,7 +69,8 @@ class server_ring {
 
   void advertise(std::uint32_t features) noexcept;
   // Stops serving the ring, recording why in the page's error field (e.g. proto for an oversized
-  // frame found by the codec). Later reads/writes fail with to_error_code(why). The caller signals.
+  // frame found by the codec). Later reads/writes fail with to_error_code(why); the first reason
+  // sticks until a reconnect. The caller signals the event channel.
   void stop(ring_error why) noexcept;
   ring_error stopped() const noexcept { return stopped_; }
 
