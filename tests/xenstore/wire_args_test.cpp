@@ -10,7 +10,8 @@ using namespace xenwire::xenstore;
 using namespace std::string_literals;
 
 TEST(WireArgs, SplitExactNeedsExactCount) {
-  auto two = split_exact<2>("a\0b\0"s);
+  const std::string payload = "a\0b\0"s;  // results are views: keep the payload alive
+  auto two = split_exact<2>(payload);
   ASSERT_TRUE(two);
   EXPECT_EQ((*two)[0], "a");
   EXPECT_EQ((*two)[1], "b");
@@ -38,12 +39,13 @@ TEST(WireArgs, CountStrings) {
 }
 
 TEST(WireArgs, StringListIterates) {
-  auto l = string_list::parse("x\0\0yz\0"s);
+  const std::string payload = "x\0\0yz\0"s;
+  auto l = string_list::parse(payload);
   ASSERT_TRUE(l);
   std::vector<std::string> got(l->begin(), l->end());
   EXPECT_EQ(got, (std::vector<std::string>{"x", "", "yz"}));
   EXPECT_EQ(l->size(), 3u);
-  auto empty = string_list::parse(""s);
+  auto empty = string_list::parse(std::string_view{});
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->begin(), empty->end());
   EXPECT_FALSE(string_list::parse("x\0y"s));

@@ -129,7 +129,8 @@ TEST(WireReplies, DirectoryPartSmallListIsComplete) {
   EXPECT_EQ(only_message(out).payload, "77\0\0"s);
   out.clear();
   ASSERT_TRUE(write_directory_part_reply(out, header{22, 1, 0, 0}, 5, "", 0));
-  auto empty = parse_directory_part_reply(only_message(out).payload);
+  const auto last = only_message(out);
+  auto empty = parse_directory_part_reply(last.payload);
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->complete);
   EXPECT_EQ(empty->children.size(), 0u);

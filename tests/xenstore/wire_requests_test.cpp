@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <string>
 
 #include "xenwire/xenstore/requests.hpp"
@@ -9,9 +10,15 @@ using namespace std::string_literals;
 
 namespace {
 
+// Requests are views into their payload: keep every payload alive for the whole test program.
+std::string_view keep(std::string payload) {
+  static std::deque<std::string> alive;
+  return alive.emplace_back(std::move(payload));
+}
+
 template <class T>
-T parse_as(msg_type t, const std::string& payload) {
-  auto r = parse_request(static_cast<std::uint32_t>(t), payload);
+T parse_as(msg_type t, const std::string& sent) {
+  auto r = parse_request(static_cast<std::uint32_t>(t), keep(sent));
   EXPECT_TRUE(r) << name(t) << " rejected a good payload";
   if (!r) return T{};
   EXPECT_TRUE(std::holds_alternative<T>(*r)) << name(t);
@@ -29,7 +36,7 @@ void expect_einval(msg_type t, const std::string& payload) {
 
 TEST(WireRequests, SinglePathOps) {
   for (msg_type t : {msg_type::directory, msg_type::read, msg_type::get_perms, msg_type::mkdir, msg_type::rm}) {
-    auto r = parse_request(static_cast<std::uint32_t>(t), "/a/b\0"s);
+    auto r = parse_request(static_cast<std::uint32_t>(t), keep("/a/b\0"s));
     ASSERT_TRUE(r) << name(t);
     std::visit([&](const auto& v) {
       if constexpr (requires { v.path; }) EXPECT_EQ(v.path, "/a/b");
