@@ -13,4 +13,9 @@ if(TARGET xenwire::xenstored)
   xenwire_test(daemon_socket_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_socket_test.cpp
     DEPS xenwire::xenstored Threads::Threads LABELS xenstore daemon concurrent)
+  if(TARGET xenwire::sim)
+    xenwire_test(daemon_ring_test
+      SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_ring_test.cpp
+      DEPS xenwire::xenstored xenwire::sim Threads::Threads LABELS xenstore daemon concurrent)
+  endif()
 endif()

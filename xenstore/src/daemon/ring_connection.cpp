@@ -142,8 +142,10 @@ void ring_host::on_events(time_point now) {
 }
 
 void ring_host::fail_ring(ring_conn& rc, std::error_code why, time_point now) {
-  // server_ring already wrote error = RINGIDX for corrupt indices; anything else stops it as COMM.
-  if (rc.ring.stopped() == xs::ring_error::none) rc.ring.stop(xs::ring_error::comm);
+  // server_ring already wrote error = RINGIDX for corrupt indices; the core refusing the input is
+  // a protocol violation (PROTO); anything else stops the ring as COMM.
+  if (rc.ring.stopped() == xs::ring_error::none)
+    rc.ring.stop(why == errc::protocol_error ? xs::ring_error::proto : xs::ring_error::comm);
   if (evtchn_) (void)evtchn_->notify(rc.port);
   say_(log_level::warn, "dropping " + who(rc.domid, rc.id) + ": " + why.message());
   const conn_id id = rc.id;

@@ -1,0 +1,200 @@
+// The daemon's ring side over the simulator: dom0 INTRODUCEs a guest through the socket, the guest
+// talks through its xenstore page and event channel; bad indices and bad frames stop the ring.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "xenwire/ring/xenstore_ring.hpp"
+#include "xenwire/sim/host.hpp"
+#include "xenwire/xenstore/daemon/unique_fd.hpp"
+#include "xenwire/xenstore/daemon/xenstored.hpp"
+
+namespace xs = xenwire::xenstore;
+namespace xsr = xenwire::xs;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+
+namespace {
+
+constexpr std::uint32_t t_read = 2, t_introduce = 8, t_write = 11, t_error = 16;
+constexpr xenwire::domid_t guest_domid = 3;
+
+std::string frame(std::uint32_t type, std::string_view payload, std::uint32_t len_override = 0) {
+  const std::uint32_t h[4] = {type, 0, 0, len_override ? len_override : static_cast<std::uint32_t>(payload.size())};
+  std::string out(sizeof h, '\0');
+  std::memcpy(out.data(), h, sizeof h);
+  return out + std::string(payload);
+}
+
+std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+// A blocking dom0 client of the daemon's socket: one request, one reply.
+std::optional<std::pair<std::uint32_t, std::string>> dom0_call(const std::string& path, std::uint32_t type,
+                                                               std::string_view payload) {
+  xs::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd.get(), static_cast<const sockaddr*>(static_cast<const void*>(&addr)), sizeof addr) != 0) return {};
+  const std::string f = frame(type, payload);
+  if (::send(fd.get(), f.data(), f.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(f.size())) return {};
+  std::string in;
+  char buf[4096];
+  while (in.size() < 16 || in.size() < 16 + [&] { std::uint32_t l; std::memcpy(&l, in.data() + 12, 4); return l; }()) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return {};
+    const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n <= 0) return {};
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+  std::uint32_t type_out;
+  std::memcpy(&type_out, in.data(), 4);
+  return std::make_pair(type_out, in.substr(16));
+}
+
+std::uint32_t load(const std::uint32_t& field) {
+  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(field)).load(std::memory_order_acquire);
+}
+
+class DaemonRingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "xs-ring-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    socket_ = (dir_ / "socket").string();
+    ASSERT_TRUE(host_.create_domain(0));
+    auto info = host_.create_domain(guest_domid, {.xenstore = true, .xenstore_domid = 0});
+    ASSERT_TRUE(info);
+    dom0_ = std::move(host_.transport(0).value());
+    guest_ = std::move(host_.transport(guest_domid).value());
+    auto ep = guest_->take_xenstore();
+    ASSERT_TRUE(ep);
+    ep_ = std::move(*ep);
+    page_ = static_cast<xsr::domain_interface*>(static_cast<void*>(ep_.page->bytes().data()));
+
+    xs::daemon_settings s;
+    s.socket_path = socket_;
+    s.stop_on_signals = false;
+    auto d = xs::xenstored::create(std::move(s), dom0_.get(), {});
+    ASSERT_TRUE(d) << d.error().message();
+    daemon_ = std::move(*d);
+    thread_ = std::thread([this] { (void)daemon_->run(); });
+
+    auto r = dom0_call(socket_, t_introduce, "3\0"s + "0\0"s + std::to_string(ep_.port) + '\0');
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->first, t_introduce) << r->second;
+    auto ring = xsr::guest_ring::attach(ep_.page->bytes());
+    ASSERT_TRUE(ring);
+    ring_.emplace(*ring);
+  }
+  void TearDown() override {
+    if (thread_.joinable()) {
+      daemon_->stop();
+      thread_.join();
+    }
+    daemon_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void guest_send(const std::string& bytes) {
+    auto rest = as_bytes(bytes);
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (!rest.empty() && std::chrono::steady_clock::now() < until) {
+      auto t = ring_->write(rest);
+      ASSERT_TRUE(t) << t.error().message();
+      rest = rest.subspan(t->bytes);
+      ASSERT_TRUE(ep_.events->notify(ep_.port));
+      if (!rest.empty()) (void)ep_.events->wait(10ms);
+    }
+    ASSERT_TRUE(rest.empty());
+  }
+  std::optional<std::pair<std::uint32_t, std::string>> guest_reply() {
+    std::string in;
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+      std::array<std::byte, 1024> buf{};
+      auto t = ring_->read(buf);
+      if (!t) return {};
+      in.append(static_cast<const char*>(static_cast<const void*>(buf.data())), t->bytes);
+      if (t->notify) (void)ep_.events->notify(ep_.port);
+      if (in.size() >= 16) {
+        std::uint32_t h[4];
+        std::memcpy(h, in.data(), sizeof h);
+        if (in.size() >= 16 + h[3]) return std::make_pair(h[0], in.substr(16, h[3]));
+      }
+      if (t->bytes == 0) (void)ep_.events->wait(20ms);
+    }
+    return {};
+  }
+  bool error_becomes(xsr::ring_error want) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (load(page_->error) == static_cast<std::uint32_t>(want)) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
+  xenwire::sim::host host_;
+  std::unique_ptr<xenwire::sim::domain_transport> dom0_, guest_;
+  xenwire::sim::xenstore_endpoint ep_;
+  xsr::domain_interface* page_ = nullptr;
+  std::optional<xsr::guest_ring> ring_;
+  fs::path dir_;
+  std::string socket_;
+  std::unique_ptr<xs::xenstored> daemon_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_F(DaemonRingTest, GuestTalksThroughItsRing) {
+  EXPECT_NE(load(page_->server_features) & xsr::feature::reconnection, 0u);
+  guest_send(frame(t_write, "x\0from the ring"s));  // relative to /local/domain/3
+  auto r = guest_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, t_write) << r->second;
+  auto d0 = dom0_call(socket_, t_read, "/local/domain/3/x\0"s);
+  ASSERT_TRUE(d0);
+  EXPECT_EQ(d0->second, "from the ring");
+  guest_send(frame(t_read, "/local/domain/3/x\0"s));
+  r = guest_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->second, "from the ring");
+}
+
+TEST_F(DaemonRingTest, RepliesLargerThanTheRingArriveInPieces) {
+  const std::string big(1500, 'b');  // under the node-size quota, over the 1024-byte ring
+  guest_send(frame(t_write, "big\0"s + big));
+  auto w = guest_reply();
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->first, t_write) << w->second;
+  guest_send(frame(t_read, "big\0"s));
+  auto r = guest_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->second, big);
+}
+
+TEST_F(DaemonRingTest, CorruptIndicesStopTheRingWithRingidx) {
+  std::atomic_ref<std::uint32_t>(page_->req_prod).store(load(page_->req_cons) + 5000, std::memory_order_release);
+  ASSERT_TRUE(ep_.events->notify(ep_.port));
+  EXPECT_TRUE(error_becomes(xsr::ring_error::ringidx));
+  auto d0 = dom0_call(socket_, t_read, "/local\0"s);  // the daemon still serves others
+  ASSERT_TRUE(d0);
+  EXPECT_NE(d0->first, t_error);
+}
+
+TEST_F(DaemonRingTest, AnOversizedFrameStopsTheRingWithProto) {
+  guest_send(frame(t_write, "", 5000));
+  EXPECT_TRUE(error_becomes(xsr::ring_error::proto));
+  EXPECT_TRUE(dom0_call(socket_, t_read, "/local\0"s));
+}
