@@ -251,3 +251,16 @@ TEST(SimScheduler, RandomDrawsAreSeeded) {
 
 }  // namespace
 }  // namespace xenwire::sim
+
+namespace xenwire::sim {
+namespace {
+
+TEST(SimScheduler, FaultsTakeDesignatedInitializers) {
+  // Fields left out are defaulted without -Wmissing-field-initializers noise.
+  const faults f{.delay = 0.5, .max_delay_steps = 2};
+  const auto out = run_pingpong(11, f, 5);
+  EXPECT_TRUE(out.finished);
+}
+
+}  // namespace
+}  // namespace xenwire::sim

@@ -12,8 +12,8 @@ namespace xenwire::sim {
 
 // Destroys a domain (as a crash: no cleanup by its code) at a scheduler step.
 struct crash_plan {
-  std::optional<domid_t> domain;        // unset: a random alive domain, drawn at that step
-  std::optional<std::uint64_t> at_step;  // unset: a random step in [1, horizon]
+  std::optional<domid_t> domain = std::nullopt;      // unset: a random alive domain, drawn at that step
+  std::optional<std::uint64_t> at_step = std::nullopt;  // unset: a random step in [1, horizon]
   std::uint64_t horizon = 1000;
 };
 
@@ -25,7 +25,7 @@ struct faults {
   // 1..max_delay_steps steps before it is delivered.
   double delay = 0.0;
   std::uint32_t max_delay_steps = 8;
-  std::optional<crash_plan> crash;
+  std::optional<crash_plan> crash = std::nullopt;
   // Probability that share() fails with errc::grant_exhausted, and that bind_unbound() /
   // bind_interdomain() fail with errc::port_exhausted, although the limit is not reached.
   // (Deterministic hard limits: host::set_grant_limit / host::set_port_limit.)
