@@ -109,7 +109,7 @@ store_transaction store::begin(std::size_t max_nodes) {
 
 xs_result<std::vector<change_set>> store::commit(store_transaction&& tx) {
   store_transaction t = std::move(tx);
-  if (t.store_ != this) return xs_fail(xs_error::einval);
+  if (t.store_ != this || !t.root_) return xs_fail(xs_error::einval);  // foreign or already consumed
 
   // C xenstored's rule: every node touched must still have the generation it had when touched.
   for (const auto& [path, st] : t.accessed_)
