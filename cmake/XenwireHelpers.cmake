@@ -45,5 +45,9 @@ function(xenwire_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
   xenwire_warnings(${name})
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
+  # gtest_discover_tests flattens a list-valued property to its first element: pass the labels as
+  # one space-separated string instead; ctest -L matches by regex, so "-L concurrent" still finds
+  # "sim concurrent".
+  string(REPLACE ";" " " labels "${ARG_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${labels}")
 endfunction()

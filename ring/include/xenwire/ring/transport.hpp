@@ -30,8 +30,8 @@ enum class access : std::uint8_t { read_only, read_write };
 // (xengnttab's UNMAP_NOTIFY_CLEAR_BYTE / UNMAP_NOTIFY_SEND_EVENT): this is how a peer learns that
 // we are gone even if we crash.
 struct unmap_notify {
-  std::optional<std::size_t> clear_byte;  // offset in the region's first page, set to 0
-  std::optional<evtchn_port_t> port;      // a port of ours: its remote end is signalled
+  std::optional<std::size_t> clear_byte = std::nullopt;  // offset in the region's first page, set to 0
+  std::optional<evtchn_port_t> port = std::nullopt;      // a port of ours: its remote end is signalled
 };
 
 // Pages we grant to one peer domain. Destroying the object unshares them. As with gntalloc, a ref
