@@ -130,6 +130,8 @@ void core_impl::close(conn_id id, time_point now) {
   if (it == conns.end()) return;
   connection& c = *it->second;
   drop_connection_state(c);
+  event_expiry.erase(id);
+  std::erase(ready, id);
   domid_t domid = c.domid();
   conn_kind kind = c.opts.kind;
   conns.erase(it);
@@ -188,7 +190,9 @@ bool core_impl::wants_input(const connection& c, time_point now) {
     }
     return false;
   }
-  return d->credit.may_proceed(now, config.write_rate, credit_reserve);
+  if (d->credit.may_proceed(now, config.write_rate, credit_reserve)) return true;
+  in_debt.insert(d->domid);
+  return false;
 }
 
 result<std::size_t> core_impl::feed(connection& c, std::span<const std::byte> bytes, time_point now) {
@@ -225,6 +229,7 @@ void core_impl::account_other_memory(const connection& c, std::ptrdiff_t delta) 
 void core_impl::queue_reply(connection& c, std::string frame, time_point now) {
   std::size_t n = frame.size();
   c.out.push(std::move(frame), output_queue::kind::reply, now);
+  mark_ready(c);
   account_other_memory(c, static_cast<std::ptrdiff_t>(n));
   if (c.opts.kind != conn_kind::socket)
     if (domain_state* d = find_domain(c.domid())) ++d->outstanding;
@@ -263,14 +268,32 @@ void core_impl::queue_event(connection& c, std::string_view path, std::string_vi
   std::size_t n = buf.size();
   if (c.out.push(std::move(buf), output_queue::kind::event, now)) {
     ++counters.watch_events;
+    mark_ready(c);
+    if (!c.privileged) event_expiry.insert(c.id);
     account_other_memory(c, static_cast<std::ptrdiff_t>(n));
   }
 }
 
 void core_impl::on_output_consumed(connection& c, std::size_t bytes, std::size_t replies) {
   account_other_memory(c, -static_cast<std::ptrdiff_t>(bytes));
-  if (c.opts.kind != conn_kind::socket)
-    if (domain_state* d = find_domain(c.domid())) d->outstanding -= std::min(d->outstanding, replies);
+  if (c.opts.kind != conn_kind::socket && replies > 0) {
+    if (domain_state* d = find_domain(c.domid())) {
+      d->outstanding -= std::min(d->outstanding, replies);
+      mark_domain_ready(d->domid);  // input held back by the outstanding quota may flow again
+    }
+  }
+}
+
+void core_impl::mark_ready(connection& c) {
+  if (c.listed_ready) return;
+  c.listed_ready = true;
+  ready.push_back(c.id);
+}
+
+void core_impl::mark_domain_ready(domid_t domid) {
+  if (domain_state* d = find_domain(domid))
+    for (conn_id cid : d->conns)
+      if (connection* c = find(cid)) mark_ready(*c);
 }
 
 }  // namespace detail
@@ -328,12 +351,35 @@ bool server_core::has_output(conn_id conn) const {
 
 std::vector<std::pair<conn_id, drop_reason>> server_core::take_drops() { return std::exchange(impl_->drops, {}); }
 
+std::vector<conn_id> server_core::take_ready() {
+  auto& s = *impl_;
+  std::vector<conn_id> out = std::exchange(s.ready, {});
+  for (conn_id id : out)
+    if (auto* c = s.find(id)) c->listed_ready = false;
+  return out;
+}
+
 void server_core::tick(time_point now) {
   auto& s = *impl_;
+  // Domains whose write credit has recovered may send again.
+  for (auto it = s.in_debt.begin(); it != s.in_debt.end();) {
+    auto* d = s.find_domain(*it);
+    if (!d || d->credit.may_proceed(now, s.config.write_rate, s.credit_reserve)) {
+      if (d) s.mark_domain_ready(d->domid);
+      it = s.in_debt.erase(it);
+    } else {
+      ++it;
+    }
+  }
   auto timeout = s.config.watch_event_timeout;
   if (timeout.count() <= 0) return;
-  for (auto& [id, c] : s.conns) {
-    if (c->privileged || c->out.empty()) continue;
+  for (auto it = s.event_expiry.begin(); it != s.event_expiry.end();) {
+    auto* c = s.find(*it);
+    if (!c || !c->out.oldest_unsent_event()) {
+      it = s.event_expiry.erase(it);
+      continue;
+    }
+    ++it;
     std::size_t before = c->out.bytes();
     std::size_t dropped = c->out.expire_events(now - timeout);
     if (dropped) {
@@ -350,12 +396,14 @@ std::optional<time_point> server_core::next_deadline() const {
   auto consider = [&](time_point t) {
     if (!best || t < *best) best = t;
   };
+  // Only connections that may hold expirable events and domains in debt: O(busy), not O(all).
   if (s.config.watch_event_timeout.count() > 0)
-    for (const auto& [id, c] : s.conns)
-      if (!c->privileged)
+    for (conn_id id : s.event_expiry)
+      if (const auto* c = s.find(id))
         if (auto t = c->out.oldest_unsent_event()) consider(*t + s.config.watch_event_timeout);
-  for (const auto& [domid, d] : s.domains)
-    if (auto t = d.credit.ready_at(s.config.write_rate)) consider(*t);
+  for (domid_t domid : s.in_debt)
+    if (auto it = s.domains.find(domid); it != s.domains.end())
+      if (auto t = it->second.credit.ready_at(s.config.write_rate)) consider(*t);
   return best;
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,7 @@ struct connection {
   std::map<std::uint32_t, open_transaction> transactions;
   std::uint32_t next_tx_id = 1;
   bool dropping = false;  // a drop was requested; ignore further input
+  bool listed_ready = false;  // already in core_impl::ready
 
   domid_t domid() const noexcept { return opts.domid; }
   bool can_write() const noexcept { return !opts.read_only; }
@@ -81,6 +83,9 @@ struct core_impl {
   std::map<domid_t, domain_state> domains;
   conn_id next_conn = 1;
   std::vector<std::pair<conn_id, drop_reason>> drops;
+  std::vector<conn_id> ready;             // see server_core::take_ready()
+  std::set<conn_id> event_expiry;         // unprivileged connections that may hold expirable events
+  std::set<domid_t> in_debt;              // domains held back by the write rate limit
   write_credit::reserve credit_reserve;
   core_stats counters;
   node_perms special_perms[2] = {{{0, perm::none}}, {{0, perm::none}}};  // @introduceDomain, @releaseDomain
@@ -128,6 +133,8 @@ struct core_impl {
   }
   void queue_event(connection& c, std::string_view path, std::string_view token, time_point now);
   void on_output_consumed(connection& c, std::size_t bytes, std::size_t replies);
+  void mark_ready(connection& c);
+  void mark_domain_ready(domid_t domid);
   void account_other_memory(const connection& c, std::ptrdiff_t delta);
 
   // --- watches and events ---

@@ -108,6 +108,11 @@ class server_core {
   // Connections to close (protocol errors, releases) since the last call; the adapter closes them
   // and then calls close().
   std::vector<std::pair<conn_id, drop_reason>> take_drops();
+  // Connections whose adapter has work since the last call: output was queued for them (replies,
+  // or watch events caused by another connection), or input held back by a quota may be offered
+  // again. A loop serving many idle connections only needs to visit these (plus those its poller
+  // reported), so its cost per request does not grow with the number of connections.
+  std::vector<conn_id> take_ready();
   // Time-based work: expiry of unread watch events, rate-limit refills.
   void tick(time_point now);
   std::optional<time_point> next_deadline() const;
