@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
       ev.push_back(c.run(total / 4, mode::evtchn));  // blocking wake-ups are slow: a quarter of the bytes
     }
     const double b = median(base), p = median(poll), e = median(ev);
-    std::printf("%-34s %6zu %6zu  %11.0f %11.0f %7.3f  %11.0f %7.3f\n", c.name.c_str(), c.ring, c.chunk, b / 1e6,
+    std::printf("%-34s %6zu %6zu  %11.0f %11.0f %7.4f  %11.0f %7.4f\n", c.name.c_str(), c.ring, c.chunk, b / 1e6,
                 p / 1e6, p / b, e / 1e6, e / b);
   }
   return 0;
