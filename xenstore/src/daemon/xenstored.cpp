@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <string>
@@ -46,6 +47,8 @@ struct xenstored::impl final : core_hooks {
   std::unordered_map<conn_id, std::unique_ptr<socket_connection>> sockets;
   std::unique_ptr<ring_host> rings;
   std::vector<std::byte> scratch = std::vector<std::byte>(scratch_size);
+  std::vector<conn_id> touched;  // sockets the poller reported since the last settle()
+  std::vector<conn_id> visit_scratch, visited_scratch;
 
   impl(daemon_settings s, log_sink sink, std::unique_ptr<event_loop> l)
       : settings(std::move(s)), log_out(std::move(sink)), loop(std::move(l)), core(settings.config, this) {}
@@ -123,6 +126,7 @@ struct xenstored::impl final : core_hooks {
   void on_socket(conn_id id, std::uint32_t events) {
     auto it = sockets.find(id);
     if (it == sockets.end()) return;
+    touched.push_back(id);
     socket_connection& conn = *it->second;
     const auto now = clock::now();
     result<void> r;
@@ -159,15 +163,27 @@ struct xenstored::impl final : core_hooks {
     }
   }
 
+  // Visits only connections with work: those the poller reported this batch (touched) and those the
+  // core says have new output or may take held-back input again (take_ready). Idle connections cost
+  // nothing per request.
   void settle(time_point now) {
     if (auto due = core.next_deadline(); due && *due <= now) core.tick(now);
+    std::vector<conn_id>& visit = visit_scratch;
+    visit.assign(touched.begin(), touched.end());
+    touched.clear();
+    std::vector<conn_id>& visited = visited_scratch;
+    visited.clear();
     for (int pass = 0; pass < settle_passes; ++pass) {
       bool progressed = false;
       handle_drops(now);
-      for (auto it = sockets.begin(); it != sockets.end();) {
-        const conn_id id = it->first;
+      for (conn_id id : core.take_ready()) visit.push_back(id);
+      std::sort(visit.begin(), visit.end());
+      visit.erase(std::unique(visit.begin(), visit.end()), visit.end());
+      for (conn_id id : visit) {
+        auto it = sockets.find(id);
+        if (it == sockets.end()) continue;  // a ring, or closed meanwhile
         socket_connection& conn = *it->second;
-        ++it;  // close_socket() erases the current entry
+        visited.push_back(id);
         result<void> r = conn.offer_pending(core, now, settings.trace, progressed);
         if (r && core.has_output(id)) {
           const bool held = conn.paused();
@@ -177,15 +193,25 @@ struct xenstored::impl final : core_hooks {
         }
         if (!r) close_socket(id, r.error(), now);
       }
+      visit.clear();
       if (rings) rings->settle(now, progressed);
       handle_drops(now);
-      if (!progressed) break;
+      // Output queued during this pass (e.g. a watch event caused by a ring's request) is more work.
+      for (conn_id id : core.take_ready()) visit.push_back(id);
+      if (!progressed && visit.empty()) break;
     }
-    for (auto& [id, conn] : sockets) {
-      const std::uint32_t want = conn->wanted_events();
-      if (want == conn->registered_events) continue;
-      if (auto r = loop->modify(conn->fd(), want); r) {
-        conn->registered_events = want;
+    // Still busy after the last pass: run() polls without sleeping until this drains.
+    touched.insert(touched.end(), visit.begin(), visit.end());
+    std::sort(visited.begin(), visited.end());
+    visited.erase(std::unique(visited.begin(), visited.end()), visited.end());
+    for (conn_id id : visited) {
+      auto it = sockets.find(id);
+      if (it == sockets.end()) continue;
+      socket_connection& conn = *it->second;
+      const std::uint32_t want = conn.wanted_events();
+      if (want == conn.registered_events) continue;
+      if (auto r = loop->modify(conn.fd(), want); r) {
+        conn.registered_events = want;
       } else {
         say(log_level::error, "conn " + std::to_string(id) + ": epoll: " + describe(r.error()));
       }
@@ -223,7 +249,9 @@ result<void> xenstored::run() {
   for (const auto& g : d.settings.guest_sockets)
     d.say(log_level::info, "serving " + g.path + " as domain " + std::to_string(g.domid));
   while (!d.loop->stopping()) {
-    if (auto r = d.loop->run_once(d.core.next_deadline()); !r) return r;
+    // Leftover work from the last settle: poll without sleeping.
+    auto deadline = d.touched.empty() ? d.core.next_deadline() : std::optional<time_point>(clock::now());
+    if (auto r = d.loop->run_once(deadline); !r) return r;
     d.settle(clock::now());
   }
   if (auto sig = d.loop->stop_signal()) d.say(log_level::info, "stopping on signal " + std::to_string(*sig));
