@@ -27,7 +27,9 @@ class category final : public std::error_category {
       case errc::not_supported: return "not supported by this backend";
       case errc::system_error: return "system call failed";
     }
-    return "unknown xenwire error " + std::to_string(ev);
+    std::string msg = "unknown xenwire error ";  // appended, not operator+: g++ 12 -Wrestrict false positive
+    msg += std::to_string(ev);
+    return msg;
   }
 };
 
