@@ -49,6 +49,7 @@ class client {
   // connect_default(): $XENSTORED_PATH & co., else the xenbus device.
   static client_result<client> open_default(client_options opts = {});
 
+  client() = default;  // not connected: every call fails with operation_canceled
   client(client&&) noexcept;
   client& operator=(client&&) noexcept;
   ~client();  // close()
