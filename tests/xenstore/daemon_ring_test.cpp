@@ -198,3 +198,44 @@ TEST_F(DaemonRingTest, AnOversizedFrameStopsTheRingWithProto) {
   EXPECT_TRUE(error_becomes(xsr::ring_error::proto));
   EXPECT_TRUE(dom0_call(socket_, t_read, "/local\0"s));
 }
+
+TEST_F(DaemonRingTest, AGuestThatDiesIsReleasedAndLeavesNothingBehind) {
+  guest_send(frame(t_write, "x\0alive"s));
+  ASSERT_TRUE(guest_reply());
+  // A dom0 watcher of @releaseDomain on its own connection.
+  xs::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::connect(fd.get(), static_cast<const sockaddr*>(static_cast<const void*>(&addr)), sizeof addr), 0);
+  const std::string w = frame(4, "@releaseDomain\0tok\0"s);
+  ASSERT_EQ(::send(fd.get(), w.data(), w.size(), MSG_NOSIGNAL), static_cast<ssize_t>(w.size()));
+  auto read_frames = [&](std::string& in, std::chrono::milliseconds wait) {
+    char buf[4096];
+    pollfd p{fd.get(), POLLIN, 0};
+    while (::poll(&p, 1, static_cast<int>(wait.count())) > 0) {
+      const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<std::size_t>(n));
+    }
+  };
+  std::string in;
+  read_frames(in, 300ms);  // the WATCH reply and the initial event
+  const std::size_t before = in.size();
+
+  ASSERT_TRUE(host_.destroy_domain(guest_domid));
+  read_frames(in, 1000ms);
+  EXPECT_NE(in.substr(before).find("@releaseDomain"), std::string::npos) << "no @releaseDomain event";
+  auto d0 = dom0_call(socket_, t_read, "/local/domain/3/x\0"s);
+  ASSERT_TRUE(d0);
+  EXPECT_EQ(d0->first, t_error);  // the dead domain's nodes are gone
+  EXPECT_EQ(d0->second, "ENOENT"s + '\0');
+  // The daemon unmapped the page and unbound its port: nothing of the guest is left once the
+  // guest's own objects are dropped.
+  ring_.reset();
+  ep_ = {};
+  guest_.reset();
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!host_.check_clean(guest_domid) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(host_.check_clean(guest_domid));
+}

@@ -137,7 +137,16 @@ void ring_host::on_events(time_point now) {
     auto it = by_port_.find(**port);
     if (it == by_port_.end()) continue;
     auto rc = rings_.find(it->second);
-    if (rc != rings_.end()) service(*rc->second, now);
+    if (rc == rings_.end()) continue;
+    // The domain's end of the channel is gone: it died (or tore down its xenstore connection,
+    // which only a dying domain does). Release it as C xenstored does on VIRQ_DOM_EXC.
+    if (auto st = evtchn_->state(**port); st && *st == port_state::peer_closed) {
+      const domid_t domid = rc->second->domid;
+      say_(log_level::info, "domain " + std::to_string(domid) + " closed its event channel: releasing it");
+      core_.domain_died(domid, now);
+      continue;
+    }
+    service(*rc->second, now);
   }
 }
 
