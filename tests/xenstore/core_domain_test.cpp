@@ -195,12 +195,19 @@ TEST_F(CoreDomain, DomainDiedReleasesOnceAndIsIdempotent) {
   EXPECT_EQ(h.release(5).error(), "ENOENT");
 }
 
-TEST_F(CoreDomain, RingClosedByTheHostReleasesTheDomain) {
+TEST_F(CoreDomain, RingClosedByTheHostKeepsTheDomainUntilItDies) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
+  h.write(d0, "/local/domain/5/x", "1");
   h.watch(d0, "@releaseDomain", "out");
   ev(d0);
   core().close(h.hooks().rings[5], h.now());
+  EXPECT_EQ(ev(d0), EV{});  // no spurious @releaseDomain (XSA-325)
+  EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "T");
+  // A new INTRODUCE maps the ring again.
+  ASSERT_TRUE(h.introduce(5).ok());
+  EXPECT_NE(h.hooks().rings[5], 0u);
+  core().domain_died(5, h.now());
   EXPECT_EQ(ev(d0), (EV{{"@releaseDomain", "out"}}));
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "F");
 }

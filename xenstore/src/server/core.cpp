@@ -125,7 +125,7 @@ void core_impl::reset(connection& c, time_point now) {
   c.dropping = false;
 }
 
-void core_impl::close(conn_id id, time_point now) {
+void core_impl::close(conn_id id, [[maybe_unused]] time_point now) {
   auto it = conns.find(id);
   if (it == conns.end()) return;
   connection& c = *it->second;
@@ -139,8 +139,9 @@ void core_impl::close(conn_id id, time_point now) {
   domain_state* d = find_domain(domid);
   if (!d) return;
   std::erase(d->conns, id);
-  // A ring going away means the domain is gone; a guest socket closing is just one client leaving.
-  if (kind == conn_kind::ring) release(domid, now, false);
+  // The domain stays introduced: only RELEASE or its death end it, so dropping a misbehaving ring
+  // fires no spurious @releaseDomain (XSA-325). A later INTRODUCE maps the ring again.
+  (void)kind;
 }
 
 void core_impl::release(domid_t domid, time_point now, bool died) {

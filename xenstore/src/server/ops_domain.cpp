@@ -14,7 +14,11 @@ constexpr domid_t domid_first_reserved = 0x7FF0;  // DOMID_FIRST_RESERVED: DOMID
 handled core_impl::op_introduce(connection& c, const header& h, const req::introduce& r, time_point now) {
   if (r.evtchn == 0 || r.domid >= domid_first_reserved) return xs_fail(xs_error::einval);
   domain_state* existing = find_domain(r.domid);
-  if (existing && existing->introduced) {
+  bool has_ring = false;
+  if (existing)
+    for (conn_id cid : existing->conns)
+      if (const connection* dc = find(cid); dc && dc->opts.kind == conn_kind::ring) has_ring = true;
+  if (existing && existing->introduced && has_ring) {
     // C xenstored: a repeated INTRODUCE resets the domain's connection and succeeds.
     for (conn_id cid : existing->conns)
       if (connection* dc = find(cid)) reset(*dc, now);

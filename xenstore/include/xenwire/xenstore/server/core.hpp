@@ -84,7 +84,9 @@ class server_core {
   // /local/domain/<domid> created if missing, owned by it; @introduceDomain fires).
   conn_id open(const connection_options& options, time_point now);
   // The transport is gone: frees everything the connection held (watches, transactions, queued
-  // output, quota). For a domain's connection this also releases the domain (@releaseDomain).
+  // output, quota). The domain it spoke for stays introduced (its nodes stay, no @releaseDomain):
+  // only RELEASE or domain_died() end a domain (XSA-325). Does not call core_hooks::release_domain.
+  // Connection ids are never reused.
   void close(conn_id conn, time_point now);
   // Ring reconnect handshake: discard partial input, queued output, watches and transactions of the
   // connection, keep the domain introduced.
