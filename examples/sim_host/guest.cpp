@@ -1,0 +1,103 @@
+#include "guest.hpp"
+
+#include "xenbus_paths.hpp"
+#include "xenwire/xenstore/client/client.hpp"
+#include "xenwire/xenstore/client/connection.hpp"
+#include "xenwire/xenstore/client/helpers.hpp"
+
+namespace xenwire::sim_host {
+
+namespace {
+using namespace std::chrono_literals;
+}
+
+void guest::run() {
+  ok_ = work();
+  done_.set_value();
+  exit_.get_future().wait();
+  xs_.close();
+  transport_.reset();
+}
+
+bool guest::work() {
+  const domid_t d = plan_.domid;
+  auto fail_with = [&](const std::string& what) {
+    out_.line(d, what);
+    if (!plan_.crashes) out_.failures++;
+    return false;
+  };
+  auto transport = host_.transport(d);
+  if (!transport) return fail_with("no transport: " + transport.error().message());
+  transport_ = std::move(*transport);
+  auto ep = transport_->take_xenstore();
+  if (!ep) return fail_with("no xenstore page: " + ep.error().message());
+  auto conn = xenstore::connect_ring(std::move(ep->page), std::move(ep->events), ep->port);
+  if (!conn) return fail_with("ring: " + conn.error().message());
+  auto opened = xenstore::client::open(std::move(*conn), {.timeout = 5s});
+  if (!opened) return fail_with("client: " + opened.error().message());
+  xs_ = std::move(*opened);
+  xenstore::client& xs = xs_;
+
+  // Relative paths resolve under our home, as for any guest.
+  auto me = xs.read("domid");
+  out_.xs_ops++;
+  if (!me || *me != std::to_string(d)) return fail_with("cannot read my domid");
+  out_.line(d, "connected to xenstored over its ring");
+
+  for (unsigned i = 0; i < plan_.vifs; ++i) {
+    const std::string dev = "device/vif/" + std::to_string(i);
+    auto r = xenstore::run_transaction(xs, [&](xenstore::tx_id tx) -> xenstore::client_result<void> {
+      char mac[32];
+      std::snprintf(mac, sizeof mac, "00:16:3e:%02x:%02x:%02x", d >> 8, d & 0xff, i);
+      if (auto w = xs.write(dev + "/mac", mac, tx); !w) return w;
+      return xs.write(dev + "/state", state_connected, tx);
+    });
+    out_.xs_ops += 4;
+    if (!r) return fail_with("vif " + std::to_string(i) + " setup: " + r.error().message());
+    out_.transactions++;
+    auto be = xs.read(dev + "/backend");
+    out_.xs_ops++;
+    if (!be) return fail_with("no backend for vif " + std::to_string(i));
+    auto up = xenstore::wait_for(
+        xs, *be + "/state", [](const auto& v) { return v && *v == state_connected; }, 5s);
+    out_.xs_ops += 2;
+    if (!up) return fail_with("backend of vif " + std::to_string(i) + " never connected: " + up.error().message());
+    out_.line(d, "vif " + std::to_string(i) + " up (backend " + *be + ")");
+  }
+
+  for (unsigned round = 0; round < plan_.rounds; ++round) {
+    if (plan_.crashes && round == plan_.crash_after) {
+      out_.line(d, "CRASH (the simulator destroys the domain mid-run, after " + std::to_string(round) + " rounds)");
+      (void)host_.destroy_domain(d);
+      auto after = xs.read("domid");
+      if (after) return fail_with("still talking to xenstored after death");
+      return true;
+    }
+    std::uint32_t attempts = 0;
+    auto r = xenstore::run_transaction(xs, [&](xenstore::tx_id tx) -> xenstore::client_result<void> {
+      ++attempts;
+      auto cur = xs.try_read("data/counter", tx);
+      if (!cur) return xenstore::client_fail(cur.error());
+      unsigned long n = *cur ? std::stoul(**cur) : 0;
+      return xs.write("data/counter", std::to_string(n + 1), tx);
+    });
+    out_.xs_ops += 4 * attempts;
+    out_.retries += attempts - 1;
+    if (!r) return fail_with("round " + std::to_string(round) + ": " + r.error().message());
+    out_.transactions++;
+    if (auto w = xs.write("data/round", std::to_string(round)); !w) return fail_with("write: " + w.error().message());
+    out_.xs_ops++;
+    if (round % 4 == 0) {
+      auto ls = xs.directory("device/vif");
+      out_.xs_ops++;
+      if (!ls || ls->size() != plan_.vifs) return fail_with("device directory is wrong");
+    }
+  }
+  auto counter = xs.read("data/counter");
+  out_.xs_ops++;
+  if (!counter || *counter != std::to_string(plan_.rounds)) return fail_with("counter lost updates");
+  out_.line(d, "done: " + std::to_string(plan_.rounds) + " rounds, counter " + *counter);
+  return true;
+}
+
+}  // namespace xenwire::sim_host

@@ -1,0 +1,165 @@
+// xenwire-sim: a whole simulated Xen host in one process. dom0 runs xenwire's xenstored (serving
+// its Unix socket and every guest's Xenstore ring through the simulated grant table and event
+// channels), a toolstack and a network backend; N guest domains connect over their rings, bring
+// up devices in transactions, watch their backends and work; one guest crashes mid-way so the
+// @releaseDomain cleanup is visible. Ends with a summary and the simulator's leak check.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "guest.hpp"
+#include "report.hpp"
+#include "scenario.hpp"
+#include "toolstack.hpp"
+#include "xenwire/sim/host.hpp"
+#include "xenwire/xenstore/daemon/xenstored.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace xenwire;
+
+spdlog::level::level_enum to_spdlog(xenstore::log_level l) {
+  switch (l) {
+    case xenstore::log_level::trace: return spdlog::level::trace;
+    case xenstore::log_level::debug: return spdlog::level::debug;
+    case xenstore::log_level::info: return spdlog::level::info;
+    case xenstore::log_level::warn: return spdlog::level::warn;
+    case xenstore::log_level::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xenwire-sim: a simulated Xen host (xenstored, toolstack, guests) in one process"};
+  unsigned guests = 4;
+  unsigned rounds = 40;
+  std::uint64_t seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) % 100000;
+  std::string socket_path;
+  double hold = 0;
+  bool no_crash = false, quiet = false;
+  int verbose = 0;
+  app.add_option("-g,--guests", guests, "guest domains to run")->check(CLI::Range(1u, 200u));
+  app.add_option("-r,--rounds", rounds, "work rounds per guest (about)")->check(CLI::Range(2u, 100000u));
+  app.add_option("-s,--seed", seed, "scenario seed: the same seed replays the same scenario");
+  app.add_option("--socket", socket_path, "expose the simulated xenstored on this Unix socket (XENSTORED_PATH for real clients)");
+  app.add_option("--hold", hold, "keep the host (and its socket) up this many seconds after the run");
+  app.add_flag("--no-crash", no_crash, "no guest crashes");
+  app.add_flag("-q,--quiet", quiet, "only the summary");
+  app.add_flag("-v,--verbose", verbose, "daemon log on stderr (-v info, -vv debug)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto log = spdlog::stderr_color_mt("xenstored");
+  log->set_level(verbose >= 2 ? spdlog::level::debug : verbose == 1 ? spdlog::level::info : spdlog::level::warn);
+
+  sim_host::report out(quiet);
+  const auto plan = sim_host::scenario::make(seed, guests, rounds, !no_crash);
+  std::printf("xenwire-sim: seed %llu, %u guests, ~%u rounds each%s\n", static_cast<unsigned long long>(seed), guests,
+              rounds, no_crash ? "" : ", one crash");
+
+  sim::host host;
+  if (auto r = host.create_domain(0); !r) {
+    std::fprintf(stderr, "xenwire-sim: cannot create dom0: %s\n", r.error().message().c_str());
+    return 1;
+  }
+  auto dom0 = host.transport(0);
+  if (!dom0) return 1;
+
+  std::filesystem::path tmpdir;
+  if (socket_path.empty()) {
+    tmpdir = std::filesystem::temp_directory_path() / ("xenwire-sim-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(tmpdir);
+    socket_path = (tmpdir / "socket").string();
+  }
+  xenstore::daemon_settings settings;
+  settings.socket_path = socket_path;
+  settings.stop_on_signals = false;
+  auto daemon = xenstore::xenstored::create(
+      std::move(settings), dom0->get(),
+      [log](xenstore::log_level l, std::string_view m) { log->log(to_spdlog(l), "{}", m); });
+  if (!daemon) {
+    std::fprintf(stderr, "xenwire-sim: xenstored: %s\n", daemon.error().message().c_str());
+    return 1;
+  }
+  std::thread daemon_thread([&] { (void)(*daemon)->run(); });
+  out.line(0, "xenstored serving " + socket_path + " and guest rings (try: XENSTORED_PATH=" + socket_path +
+                  " xenstore-ls)");
+
+  int status = 0;
+  {
+    sim_host::toolstack dom0_tools(host, socket_path, out);
+    if (!dom0_tools.start()) {
+      std::fprintf(stderr, "xenwire-sim: toolstack cannot connect\n");
+      status = 1;
+    }
+    std::vector<std::unique_ptr<sim_host::guest>> running;
+    for (const auto& g : plan.guests) {
+      if (status != 0) break;
+      if (!dom0_tools.build_domain(g)) {
+        status = 1;
+        break;
+      }
+      running.push_back(std::make_unique<sim_host::guest>(host, g, out));
+      running.back()->start();
+    }
+    for (auto& g : running) {
+      g->wait_done();
+      if (g->plan().crashes) {
+        if (!dom0_tools.wait_cleaned(g->plan().domid, 10s)) {
+          out.line(0, "domain " + std::to_string(g->plan().domid) + " was never cleaned up");
+          out.failures++;
+        }
+      } else {
+        (void)dom0_tools.release_domain(g->plan().domid);
+      }
+      g->let_exit();
+      g->join();
+      if (!g->ok()) status = 1;
+    }
+    if (hold > 0) {
+      out.line(-1, "holding for " + std::to_string(hold) + " s: XENSTORED_PATH=" + socket_path + " xenstore-ls /");
+      std::this_thread::sleep_for(std::chrono::duration<double>(hold));
+    }
+    out.line(-1, "netback connected " + std::to_string(dom0_tools.devices_connected()) + " vifs; " +
+                     std::to_string(dom0_tools.domains_cleaned()) + " crashed domain(s) cleaned up");
+    dom0_tools.stop();
+  }
+  (*daemon)->stop();
+  daemon_thread.join();
+  const auto st = (*daemon)->core().stats();
+  daemon->reset();
+  dom0->reset();
+  (void)host.destroy_domain(0);
+  if (!tmpdir.empty()) std::filesystem::remove_all(tmpdir);
+
+  const auto clean = host.check_clean();
+  std::printf("\n=== xenwire-sim summary (seed %llu) ===\n", static_cast<unsigned long long>(seed));
+  std::printf("guests             %u (%zu crashed)\n", guests,
+              static_cast<std::size_t>(std::count_if(plan.guests.begin(), plan.guests.end(),
+                                                     [](const auto& g) { return g.crashes; })));
+  std::printf("xenstored          %llu requests, %llu watch events sent, %llu transactions committed, %llu conflicts, "
+              "%zu nodes left\n",
+              static_cast<unsigned long long>(st.requests), static_cast<unsigned long long>(st.watch_events),
+              static_cast<unsigned long long>(st.transactions_committed),
+              static_cast<unsigned long long>(st.transactions_conflicted), st.nodes);
+  std::printf("actors             %llu xenstore ops, %llu events received, %llu transactions, %llu EAGAIN retries\n",
+              static_cast<unsigned long long>(out.xs_ops.load()), static_cast<unsigned long long>(out.watch_events.load()),
+              static_cast<unsigned long long>(out.transactions.load()), static_cast<unsigned long long>(out.retries.load()));
+  std::printf("failures           %llu\n", static_cast<unsigned long long>(out.failures.load()));
+  std::printf("leak check         %s\n", clean ? "clean: no grant, mapping or port left" : "LEAKS:");
+  if (!clean) std::printf("%s\n", clean.describe().c_str());
+  std::printf("elapsed            %.2f s\n", out.elapsed());
+  if (out.failures.load() != 0 || !clean) status = 1;
+  return status;
+}

@@ -1,0 +1,47 @@
+// What a simulated-host run does, drawn from one seed: how many guests, which one crashes and
+// when, how much work each guest does. The same seed gives the same scenario (thread interleavings
+// between domains still vary from run to run, as on a real host).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "xenwire/ring/transport.hpp"
+
+namespace xenwire::sim_host {
+
+struct guest_plan {
+  domid_t domid;
+  unsigned rounds;        // read/write/transaction rounds after boot
+  unsigned vifs;          // network devices to set up with the backend
+  bool crashes = false;   // destroyed mid-way by the host
+  unsigned crash_after;   // ...after this many rounds
+};
+
+struct scenario {
+  std::uint64_t seed;
+  std::vector<guest_plan> guests;
+
+  static scenario make(std::uint64_t seed, unsigned guests, unsigned rounds, bool crash) {
+    scenario s{seed, {}};
+    std::mt19937_64 rng(seed);
+    for (unsigned i = 0; i < guests; ++i) {
+      guest_plan g{};
+      g.domid = static_cast<domid_t>(i + 1);
+      g.rounds = rounds / 2 + static_cast<unsigned>(rng() % (rounds / 2 + 1));
+      g.vifs = 1 + static_cast<unsigned>(rng() % 2);
+      s.guests.push_back(g);
+    }
+    if (crash && guests > 1) {
+      auto& victim = s.guests[rng() % guests];
+      victim.crashes = true;
+      victim.crash_after = victim.rounds / 3 + static_cast<unsigned>(rng() % (victim.rounds / 3 + 1));
+    }
+    return s;
+  }
+};
+
+}  // namespace xenwire::sim_host
