@@ -1,0 +1,68 @@
+// The state behind a vchan::endpoint, shared by the setup (setup.cpp) and data path (io.cpp).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xenwire/ring/vchan_placement.hpp"
+#include "xenwire/ring/vchan_ring.hpp"
+#include "xenwire/vchan/endpoint.hpp"
+
+namespace xenwire::vchan {
+
+struct endpoint::impl {
+  transport* t = nullptr;
+  side who = side::server;
+  domid_t peer = 0;
+  io_options io{};
+
+  // Server only.
+  rendezvous* rdv = nullptr;
+  std::string path;
+  std::size_t read_min = 0, write_min = 0;
+  bool persistent = false;
+  bool published = false;
+  keys pub{};
+
+  std::unique_ptr<event_channel> events;
+  evtchn_port_t port = 0;
+  bool port_bound = false;
+  std::unique_ptr<shared_pages> ctl_share, left_share, right_share;  // server
+  std::unique_ptr<mapped_pages> ctl_map, write_map, read_map;        // client
+  std::span<std::byte> page;
+  vchan_wire::page_plan plan{};
+  std::vector<grant_ref_t> grants;  // the grant list as set up: left's refs, then right's
+  std::optional<vchan_wire::stream> s;
+
+  status st = status::waiting;
+  std::error_code err;
+  bool port_closed = false;  // the peer's event-channel end went away
+  bool shut = false;         // close() was called
+
+  // --- setup.cpp ---------------------------------------------------------------------------------
+  result<void> server_setup();
+  result<void> client_setup(const keys& k);
+  // Releases pages and port (our live byte = 0 first, the peer signalled); the event handle stays.
+  void teardown() noexcept;
+  // Persistent server: a fresh control page, rings and port for the next client.
+  result<void> rearm();
+
+  // --- io.cpp ------------------------------------------------------------------------------------
+  // Puts the endpoint in status::failed with `ec` (the first error sticks) and returns it.
+  std::error_code fail_with(std::error_code ec) noexcept;
+  // Fast checks before every call: not closed by us, not failed, orders unchanged.
+  std::error_code precheck() noexcept;
+  // The peer's live byte (and what we know of its port) as a status; failed on a bad value.
+  status live_status() noexcept;
+  // Slow checks: grant list intact, port state; persistent re-arm.
+  status refresh() noexcept;
+  void signal_peer() noexcept;
+  // Blocks on the event channel until `deadline`; timed_out after it.
+  result<void> sleep(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
+  std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept;
+};
+
+}  // namespace xenwire::vchan

@@ -1,0 +1,72 @@
+#include "xenwire/vchan/event_loop.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+namespace xenwire::vchan {
+
+namespace {
+std::error_code last_errno() { return {errno, std::system_category()}; }
+}  // namespace
+
+result<poll_set> poll_set::create() {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return fail(last_errno());
+  return poll_set(fd);
+}
+
+poll_set::poll_set(poll_set&& o) noexcept : epfd_(o.epfd_), entries_(std::move(o.entries_)) { o.epfd_ = -1; }
+poll_set& poll_set::operator=(poll_set&& o) noexcept {
+  if (this != &o) {
+    if (epfd_ >= 0) ::close(epfd_);
+    epfd_ = o.epfd_;
+    entries_ = std::move(o.entries_);
+    o.epfd_ = -1;
+  }
+  return *this;
+}
+poll_set::~poll_set() {
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+result<void> poll_set::add(endpoint& ep, handler h) {
+  if (ep.fd() < 0 || entries_.contains(&ep)) return fail(errc::invalid_argument);
+  auto e = std::make_unique<entry>(entry{&ep, std::move(h)});
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = e.get();
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, ep.fd(), &ev) != 0) return fail(last_errno());
+  entries_.emplace(&ep, std::move(e));
+  return {};
+}
+
+result<void> poll_set::remove(endpoint& ep) {
+  auto it = entries_.find(&ep);
+  if (it == entries_.end()) return fail(errc::invalid_argument);
+  // The fd may be closed already (endpoint closed): epoll dropped it then, nothing to undo.
+  if (ep.fd() >= 0) (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, ep.fd(), nullptr);
+  entries_.erase(it);
+  return {};
+}
+
+result<std::size_t> poll_set::run_once(std::chrono::milliseconds timeout) {
+  std::array<epoll_event, 64> evs{};
+  const int n = ::epoll_wait(epfd_, evs.data(), static_cast<int>(evs.size()), static_cast<int>(timeout.count()));
+  if (n < 0) {
+    if (errno == EINTR) return std::size_t{0};
+    return fail(last_errno());
+  }
+  std::size_t handled = 0;
+  for (int i = 0; i < n; ++i) {
+    auto* e = static_cast<entry*>(evs[static_cast<std::size_t>(i)].data.ptr);
+    auto st = e->ep->handle_events();
+    e->h(*e->ep, st ? *st : status::failed);
+    ++handled;
+  }
+  return handled;
+}
+
+}  // namespace xenwire::vchan

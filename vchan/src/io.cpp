@@ -1,0 +1,443 @@
+// The data path: libxenvchan's read/write/recv/send (tools/libs/vchan/io.c) over vchan_wire::stream,
+// plus the checks libxenvchan lacks. Blocking calls spin on the ring briefly, then ask the peer for a
+// signal (notify bit), look once more and sleep on the event channel.
+#include <poll.h>
+
+#include <algorithm>
+#include <limits>
+#include <thread>
+
+#include "endpoint_impl.hpp"
+#include "xenwire/ring/shared_memory.hpp"
+
+namespace xenwire::vchan {
+
+namespace {
+
+using vchan_wire::interface;
+using clock_type = std::chrono::steady_clock;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+bool stale_error(const std::error_code& ec) noexcept {
+  return ec == errc::bad_grant_ref || ec == errc::bad_port || ec == errc::peer_closed ||
+         ec == errc::domain_dying || ec == errc::no_such_domain;
+}
+
+}  // namespace
+
+// --- checks ---------------------------------------------------------------------------------------
+
+std::error_code endpoint::impl::fail_with(std::error_code ec) noexcept {
+  if (st != status::failed) {
+    st = status::failed;
+    err = ec;
+  }
+  return err;
+}
+
+std::error_code endpoint::impl::precheck() noexcept {
+  if (st == status::failed) return err;
+  if (shut) return make_error_code(errc::peer_closed);
+  // Our copies of the orders decide sizes and placement; a peer rewriting them is hostile (a real
+  // libxenvchan peer never does). Relaxed: a value, not a publication.
+  const auto left = shm::load_relaxed(shm::field<std::uint16_t>(page, offsetof(interface, left_order)));
+  const auto right = shm::load_relaxed(shm::field<std::uint16_t>(page, offsetof(interface, right_order)));
+  if (left != plan.left.order || right != plan.right.order) return fail_with(make_error_code(errc::ring_corrupt));
+  return {};
+}
+
+status endpoint::impl::live_status() noexcept {
+  if (st == status::failed || st == status::closed) return st;
+  if (port_closed) return st = status::closed;
+  // Acquire (in peer_live): pairs with the peer's release in set_live, so a peer seen closed has
+  // published its last data.
+  const auto b = static_cast<std::uint8_t>(s->peer_live());
+  if (who == side::server) {
+    switch (b) {
+      case 2:
+        if (st == status::connected) break;  // a client cannot un-connect
+        return st = status::waiting;
+      case 1: return st = status::connected;
+      case 0: return st = status::closed;
+      default: break;
+    }
+  } else {
+    if (b == 1) return st = status::connected;
+    if (b == 0) return st = status::closed;
+  }
+  fail_with(make_error_code(errc::protocol_error));
+  return st;
+}
+
+status endpoint::impl::refresh() noexcept {
+  if (precheck()) return st;
+  // The grant list is ours (server) or a copy we mapped (client): a change means a hostile peer.
+  for (std::size_t i = 0; i < grants.size(); ++i) {
+    const auto at = vchan_wire::grants_offset + i * sizeof(grant_ref_t);
+    if (shm::load_relaxed(shm::field<std::uint32_t>(page, at)) != grants[i]) {
+      fail_with(make_error_code(errc::protocol_error));
+      return st;
+    }
+  }
+  if (!port_closed && st != status::closed) {
+    auto ps = events->state(port);
+    if (!ps) {
+      fail_with(ps.error());
+      return st;
+    }
+    if (*ps == port_state::peer_closed) port_closed = true;
+  }
+  live_status();
+  if (st == status::closed && who == side::server && persistent) {
+    // Re-arm once the departed client's data has been read.
+    auto left = s->data_ready();
+    if (!left) {
+      fail_with(left.error());
+    } else if (*left == 0) {
+      (void)rearm();
+    }
+  }
+  return st;
+}
+
+void endpoint::impl::signal_peer() noexcept {
+  auto ok = events->notify(port);
+  if (ok) return;
+  if (ok.error() == errc::peer_closed) {
+    port_closed = true;
+  } else {
+    fail_with(ok.error());
+  }
+}
+
+std::optional<clock_type::time_point> endpoint::impl::deadline() const noexcept {
+  if (io.timeout.count() < 0) return std::nullopt;
+  return clock_type::now() + io.timeout;
+}
+
+result<void> endpoint::impl::sleep(std::optional<clock_type::time_point> until) noexcept {
+  // Before sleeping: the slow checks (a peer whose port went away would never wake us).
+  refresh();
+  if (st == status::failed) return fail(err);
+  if (st == status::closed) return {};  // the caller looks again and reports it
+  std::chrono::milliseconds left{-1};
+  if (until) {
+    const auto now = clock_type::now();
+    if (now >= *until) return fail(errc::timed_out);
+    left = std::chrono::ceil<std::chrono::milliseconds>(*until - now);
+  }
+  auto woke = events->wait(left);
+  if (!woke) {
+    if (woke.error() == errc::timed_out) return fail(errc::timed_out);
+    return fail(fail_with(woke.error()));
+  }
+  return {};
+}
+
+// --- data path ------------------------------------------------------------------------------------
+
+result<std::size_t> endpoint::read(std::span<std::byte> out) {
+  if (!impl_) return fail(errc::invalid_argument);
+  impl& m = *impl_;
+  if (auto ec = m.precheck()) return fail(ec);
+  if (out.empty()) return std::size_t{0};
+  const auto until = m.deadline();
+  unsigned spins = 0;
+  for (;;) {
+    auto ready = m.s->data_ready();
+    if (!ready) return fail(m.fail_with(ready.error()));
+    if (*ready == 0) {
+      const status st = m.live_status();
+      if (st == status::failed) return fail(m.err);
+      if (st == status::closed) {
+        // The live byte's acquire makes the peer's last data visible: look once more.
+        ready = m.s->data_ready();
+        if (!ready) return fail(m.fail_with(ready.error()));
+        if (*ready == 0) {
+          if (!(m.who == side::server && m.persistent)) return fail(errc::peer_closed);
+          if (m.refresh() == status::failed) return fail(m.err);
+          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+          continue;
+        }
+      } else if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
+        ++spins;
+        cpu_relax();
+        continue;
+      } else {
+        // Ask for a signal on the peer's next write, then look again: no lost wake-up.
+        ready = m.s->data_ready(out.size());
+        if (!ready) return fail(m.fail_with(ready.error()));
+        if (*ready == 0) {
+          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+          if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+          spins = 0;
+          continue;
+        }
+      }
+    }
+    auto moved = m.s->read(out);
+    if (!moved) return fail(m.fail_with(moved.error()));
+    if (moved->notify) m.signal_peer();
+    if (m.st == status::failed) return fail(m.err);
+    return moved->bytes;
+  }
+}
+
+result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
+  if (!impl_) return fail(errc::invalid_argument);
+  impl& m = *impl_;
+  if (auto ec = m.precheck()) return fail(ec);
+  if (bytes.empty()) return std::size_t{0};
+  const auto until = m.deadline();
+  std::size_t done = 0;
+  unsigned spins = 0;
+  for (;;) {
+    status st = m.live_status();
+    if (st == status::closed && m.who == side::server && m.persistent) st = m.refresh();
+    if (st == status::failed) return fail(m.err);
+    if (st == status::closed) {
+      if (done > 0) return done;
+      return fail(errc::peer_closed);
+    }
+    auto space = m.s->buffer_space();
+    if (!space) return fail(m.fail_with(space.error()));
+    if (*space == 0) {
+      if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
+        ++spins;
+        cpu_relax();
+        continue;
+      }
+      // Ask for a signal when the peer reads, then look again.
+      space = m.s->buffer_space(bytes.size() - done);
+      if (!space) return fail(m.fail_with(space.error()));
+      if (*space == 0) {
+        if (m.io.mode == io_mode::non_blocking) {
+          if (done > 0) return done;
+          return fail(errc::would_block);
+        }
+        if (auto ok = m.sleep(until); !ok) {
+          if (done > 0 && ok.error() == errc::timed_out) return done;
+          return fail(ok.error());
+        }
+        spins = 0;
+        continue;
+      }
+    }
+    auto moved = m.s->write(bytes.subspan(done));
+    if (!moved) return fail(m.fail_with(moved.error()));
+    if (moved->notify) m.signal_peer();
+    if (m.st == status::failed) return fail(m.err);
+    done += moved->bytes;
+    if (done == bytes.size() || m.io.mode == io_mode::non_blocking) return done;
+    spins = 0;
+  }
+}
+
+result<void> endpoint::recv(std::span<std::byte> out) {
+  if (!impl_) return fail(errc::invalid_argument);
+  impl& m = *impl_;
+  if (auto ec = m.precheck()) return fail(ec);
+  if (out.size() > read_ring_size()) return fail(errc::invalid_argument);
+  if (out.empty()) return {};
+  const auto until = m.deadline();
+  unsigned spins = 0;
+  for (;;) {
+    auto ready = m.s->data_ready();
+    if (!ready) return fail(m.fail_with(ready.error()));
+    if (*ready < out.size()) {
+      const status st = m.live_status();
+      if (st == status::failed) return fail(m.err);
+      if (st == status::closed) {
+        ready = m.s->data_ready();
+        if (!ready) return fail(m.fail_with(ready.error()));
+        if (*ready < out.size()) {
+          // A partial packet from a closed peer never completes.
+          if (!(m.who == side::server && m.persistent) || *ready > 0) return fail(errc::peer_closed);
+          if (m.refresh() == status::failed) return fail(m.err);
+          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+          continue;
+        }
+      } else if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
+        ++spins;
+        cpu_relax();
+        continue;
+      } else {
+        ready = m.s->data_ready(out.size());
+        if (!ready) return fail(m.fail_with(ready.error()));
+        if (*ready < out.size()) {
+          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+          if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+          spins = 0;
+          continue;
+        }
+      }
+    }
+    auto moved = m.s->read(out);
+    if (!moved) return fail(m.fail_with(moved.error()));
+    // Data ready only grows while we do not consume: less than we saw means a lying peer.
+    if (moved->bytes != out.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
+    if (moved->notify) m.signal_peer();
+    if (m.st == status::failed) return fail(m.err);
+    return {};
+  }
+}
+
+result<void> endpoint::send(std::span<const std::byte> bytes) {
+  if (!impl_) return fail(errc::invalid_argument);
+  impl& m = *impl_;
+  if (auto ec = m.precheck()) return fail(ec);
+  if (bytes.size() > write_ring_size()) return fail(errc::invalid_argument);
+  if (bytes.empty()) return {};
+  const auto until = m.deadline();
+  unsigned spins = 0;
+  for (;;) {
+    status st = m.live_status();
+    if (st == status::closed && m.who == side::server && m.persistent) st = m.refresh();
+    if (st == status::failed) return fail(m.err);
+    if (st == status::closed) return fail(errc::peer_closed);
+    auto space = m.s->buffer_space();
+    if (!space) return fail(m.fail_with(space.error()));
+    if (*space < bytes.size()) {
+      if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
+        ++spins;
+        cpu_relax();
+        continue;
+      }
+      space = m.s->buffer_space(bytes.size());
+      if (!space) return fail(m.fail_with(space.error()));
+      if (*space < bytes.size()) {
+        if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+        if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+        spins = 0;
+        continue;
+      }
+    }
+    auto moved = m.s->write(bytes);
+    if (!moved) return fail(m.fail_with(moved.error()));
+    // Space only grows while we do not produce: less than we saw means a lying peer.
+    if (moved->bytes != bytes.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
+    if (moved->notify) m.signal_peer();
+    if (m.st == status::failed) return fail(m.err);
+    return {};
+  }
+}
+
+result<std::size_t> endpoint::data_ready() {
+  if (!impl_) return fail(errc::invalid_argument);
+  if (auto ec = impl_->precheck()) return fail(ec);
+  auto ready = impl_->s->data_ready(std::numeric_limits<std::size_t>::max());
+  if (!ready) return fail(impl_->fail_with(ready.error()));
+  return *ready;
+}
+
+result<std::size_t> endpoint::buffer_space() {
+  if (!impl_) return fail(errc::invalid_argument);
+  if (auto ec = impl_->precheck()) return fail(ec);
+  auto space = impl_->s->buffer_space(std::numeric_limits<std::size_t>::max());
+  if (!space) return fail(impl_->fail_with(space.error()));
+  return *space;
+}
+
+bool endpoint::is_open() {
+  if (!impl_ || impl_->shut) return false;
+  const status st = impl_->refresh();
+  if (st == status::failed) return false;
+  if (impl_->who == side::server && impl_->persistent) return true;
+  return st == status::waiting || st == status::connected;
+}
+
+status endpoint::state() {
+  if (!impl_) return status::failed;
+  if (impl_->shut) return impl_->st;
+  return impl_->refresh();
+}
+
+result<status> endpoint::handle_events() {
+  if (!impl_) return fail(errc::invalid_argument);
+  impl& m = *impl_;
+  if (m.shut) return m.st;
+  for (;;) {
+    auto p = m.events->pending();
+    if (!p) return fail(m.fail_with(p.error()));
+    if (!*p) break;
+  }
+  const status st = m.refresh();
+  if (st == status::failed) return fail(m.err);
+  return st;
+}
+
+result<void> endpoint::wait() {
+  if (!impl_) return fail(errc::invalid_argument);
+  if (auto ec = impl_->precheck()) return fail(ec);
+  return impl_->sleep(impl_->deadline());
+}
+
+// --- connector ------------------------------------------------------------------------------------
+
+struct connector::state {
+  transport* t = nullptr;
+  client_config cfg;
+  std::unique_ptr<key_wait> wait;
+  std::optional<keys> stale;
+};
+
+connector::connector(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
+connector::connector(connector&&) noexcept = default;
+connector& connector::operator=(connector&&) noexcept = default;
+connector::~connector() = default;
+
+result<connector> connector::start(transport& t, rendezvous& r, client_config cfg) {
+  auto w = r.wait_for_keys(cfg.path);
+  if (!w) return fail(w.error());
+  auto s = std::make_unique<state>();
+  s->t = &t;
+  s->cfg = std::move(cfg);
+  s->wait = std::move(*w);
+  return connector(std::move(s));
+}
+
+int connector::fd() const noexcept { return s_ ? s_->wait->fd() : -1; }
+
+result<std::optional<endpoint>> connector::poll() {
+  if (!s_) return fail(errc::invalid_argument);
+  auto k = s_->wait->poll();
+  if (!k) return fail(k.error());
+  if (!*k || (s_->stale && **k == *s_->stale)) return std::optional<endpoint>{};
+  auto ep = endpoint::connect(*s_->t, **k, s_->cfg);
+  if (ep) return std::optional<endpoint>{std::move(*ep)};
+  if (!stale_error(ep.error())) return fail(ep.error());
+  s_->stale = **k;  // a dead or re-armed server's keys: wait for the next publish
+  return std::optional<endpoint>{};
+}
+
+result<endpoint> connect_wait(transport& t, rendezvous& r, client_config cfg, std::chrono::milliseconds timeout) {
+  auto c = connector::start(t, r, std::move(cfg));
+  if (!c) return fail(c.error());
+  const auto until = clock_type::now() + timeout;
+  for (;;) {
+    auto ep = c->poll();
+    if (!ep) return fail(ep.error());
+    if (*ep) return std::move(**ep);
+    auto wait_ms = std::chrono::milliseconds(c->fd() >= 0 ? 100 : 5);  // no fd: poll on a timer
+    if (timeout.count() >= 0) {
+      const auto now = clock_type::now();
+      if (now >= until) return fail(errc::timed_out);
+      wait_ms = std::min(wait_ms, std::chrono::ceil<std::chrono::milliseconds>(until - now));
+    }
+    if (c->fd() >= 0) {
+      pollfd pfd{c->fd(), POLLIN, 0};
+      (void)::poll(&pfd, 1, static_cast<int>(wait_ms.count()));
+    } else {
+      std::this_thread::sleep_for(wait_ms);
+    }
+  }
+}
+
+}  // namespace xenwire::vchan
