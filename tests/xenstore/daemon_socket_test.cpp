@@ -428,3 +428,23 @@ TEST_F(DaemonTest, SigtermStopsRun) {
   ASSERT_TRUE(run_result_);
   EXPECT_EQ(daemon_->stop_signal(), SIGTERM);
 }
+
+// A guest pipelining far more requests than its outstanding-request quota (20) is held back, not
+// refused: the daemon resumes reading it as replies drain (server_core::take_ready), and every
+// request is answered in order. Writes also pass through the write rate limit (burst 10, 200/s).
+TEST_F(DaemonTest, AGuestOverItsOutstandingQuotaIsHeldBackThenServed) {
+  start();
+  raw_client guest(guest_);
+  ASSERT_TRUE(guest.connected());
+  ASSERT_TRUE(guest.call(t_write, "q\0v"s));
+  std::string burst;
+  for (std::uint32_t i = 0; i < 100; ++i) burst += frame(t_read, i, 0, str0("q"));
+  for (std::uint32_t i = 100; i < 130; ++i) burst += frame(t_write, i, 0, "w" + std::to_string(i) + '\0' + "x");
+  ASSERT_TRUE(guest.send_all(burst));
+  for (std::uint32_t i = 0; i < 130; ++i) {
+    auto r = guest.reply(10s);
+    ASSERT_TRUE(r) << "reply " << i;
+    EXPECT_EQ(r->req_id, i);
+    EXPECT_NE(r->type, t_error) << r->payload;
+  }
+}
