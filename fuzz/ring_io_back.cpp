@@ -10,27 +10,12 @@
 
 #include "xenwire/ring/io_ring.hpp"
 
+#include "fuzz_input.hpp"
+
 namespace {
 
-struct input {
-  const std::uint8_t* p;
-  std::size_t n;
-  std::uint8_t u8() { return n ? (--n, *p++) : 0; }
-  std::uint32_t u32() {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = v << 8 | u8();
-    return v;
-  }
-  void fill(void* dst, std::size_t len) {
-    const std::size_t k = len < n ? len : n;
-    std::memcpy(dst, p, k);
-    p += k, n -= k;
-  }
-};
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using xenwire::fuzzing::check;
+using xenwire::fuzzing::input;
 
 struct req_t {
   std::uint64_t id;
