@@ -55,6 +55,12 @@ xs_result<resolved_path> resolve_node(const core_impl& s, const connection& c, s
   return p;
 }
 
+// The node a modifying request names: a read-only connection gets EROFS before anything else.
+xs_result<resolved_path> resolve_for_write(const core_impl& s, const connection& c, std::string_view sent) {
+  if (!c.can_write()) return xs_fail(xs_error::erofs);
+  return resolve_node(s, c, sent);
+}
+
 }  // namespace
 
 // Quotas that depend on what a change would add: nodes and memory per domain (after the change,
@@ -174,8 +180,7 @@ handled core_impl::op_directory_part(connection& c, const header& h, transaction
 }
 
 handled core_impl::op_write(connection& c, const header& h, transaction* tx, const req::write& r, time_point now) {
-  if (!c.can_write()) return xs_fail(xs_error::erofs);
-  auto path = resolve_node(*this, c, r.path);
+  auto path = resolve_for_write(*this, c, r.path);
   if (!path) return xs_fail(path.error());
   if (std::uint32_t q = quota_of(c, quota::node_size); q && r.value.size() > q) return xs_fail(xs_error::enospc);
   if (auto n = checked_node(*this, c, tx, path->path, perm::write); !n && n.error() != xs_error::enoent)
@@ -186,8 +191,7 @@ handled core_impl::op_write(connection& c, const header& h, transaction* tx, con
 }
 
 handled core_impl::op_mkdir(connection& c, const header& h, transaction* tx, const req::mkdir& r, time_point now) {
-  if (!c.can_write()) return xs_fail(xs_error::erofs);
-  auto path = resolve_node(*this, c, r.path);
+  auto path = resolve_for_write(*this, c, r.path);
   if (!path) return xs_fail(path.error());
   auto n = checked_node(*this, c, tx, path->path, perm::write);
   if (n) {  // exists and writable: nothing to do
@@ -201,8 +205,7 @@ handled core_impl::op_mkdir(connection& c, const header& h, transaction* tx, con
 }
 
 handled core_impl::op_rm(connection& c, const header& h, transaction* tx, const req::rm& r, time_point now) {
-  if (!c.can_write()) return xs_fail(xs_error::erofs);
-  auto path = resolve_node(*this, c, r.path);
+  auto path = resolve_for_write(*this, c, r.path);
   if (!path) return xs_fail(path.error());
   auto n = checked_node(*this, c, tx, path->path, perm::write);
   if (!n) {
