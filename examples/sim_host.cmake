@@ -1,5 +1,5 @@
 # xenwire-sim: the simulated host (the README's main job).
-if(TARGET xenwire::xenstored AND TARGET xenwire::xenstore_client)
+if(TARGET xenwire::xenstored AND TARGET xenwire::xenstore_client AND TARGET xenwire::randomd)
   find_package(CLI11 REQUIRED CONFIG)
   find_package(spdlog REQUIRED CONFIG)
   add_executable(xenwire-sim
@@ -8,6 +8,10 @@ if(TARGET xenwire::xenstored AND TARGET xenwire::xenstore_client)
     ${CMAKE_CURRENT_SOURCE_DIR}/sim_host/toolstack.cpp)
   target_link_libraries(xenwire-sim PRIVATE xenwire::xenstored xenwire::xenstore_client xenwire::sim CLI11::CLI11
                                             spdlog::spdlog)
+  # dom0 runs randomd (examples/randomd.cmake, configured first: parts go in name order).
+  if(TARGET xenwire::randomd)
+    target_link_libraries(xenwire-sim PRIVATE xenwire::randomd)
+  endif()
   xenwire_warnings(xenwire-sim)
 endif()
 

@@ -1,6 +1,9 @@
 #include "guest.hpp"
 
+#include <cstdio>
+
 #include "xenbus_paths.hpp"
+#include "xenwire/randomd/guest.hpp"
 #include "xenwire/xenstore/client/client.hpp"
 #include "xenwire/xenstore/client/connection.hpp"
 #include "xenwire/xenstore/client/helpers.hpp"
@@ -9,6 +12,51 @@ namespace xenwire::sim_host {
 
 namespace {
 using namespace std::chrono_literals;
+
+std::string hex(const std::vector<std::byte>& b, std::size_t n) {
+  std::string s;
+  char buf[4];
+  for (std::size_t i = 0; i < std::min(n, b.size()); ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", std::to_integer<unsigned>(b[i]));
+    s += buf;
+  }
+  return s;
+}
+}  // namespace
+
+bool guest::fetch_entropy(bool& crashed) {
+  const domid_t d = plan_.domid;
+  std::thread killer;
+  if (plan_.crashes && plan_.crash_while_fetching) {
+    // A crash is asynchronous: it hits whatever the guest is doing (waiting out a rate limit,
+    // mid-response...).
+    killer = std::thread([this, d] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(plan_.crash_fetch_delay_ms));
+      out_.line(d, "CRASH while fetching entropy (" + std::to_string(plan_.crash_fetch_delay_ms) + " ms in)");
+      (void)host_.destroy_domain(d);
+    });
+  }
+  randomd::fetch_stats fs;
+  auto got = randomd::fetch_entropy(xs_, *transport_, plan_.entropy_bytes, 10s, {.stats = &fs});
+  out_.xs_ops += 3;  // request node write, keys watch and read
+  out_.rate_limited += fs.rate_limited;
+  if (got) out_.entropy_bytes += got->size();
+  if (killer.joinable()) {
+    killer.join();
+    crashed = true;
+    out_.line(d, "entropy fetch ended by the crash: " +
+                     (got ? std::to_string(got->size()) + " bytes had arrived" : got.error().message()));
+    return false;
+  }
+  if (!got) {
+    out_.line(d, "entropy fetch failed: " + got.error().message());
+    out_.failures++;
+    return false;
+  }
+  out_.line(d, "entropy: " + std::to_string(got->size()) + " bytes over vchan in " + std::to_string(fs.requests) +
+                   " requests (" + std::to_string(fs.rate_limited) + " rate-limited, waited " +
+                   std::to_string(fs.waited.count()) + " ms): " + hex(*got, 8) + "...");
+  return true;
 }
 
 void guest::run() {
@@ -65,8 +113,13 @@ bool guest::work() {
     out_.line(d, "vif " + std::to_string(i) + " up (backend " + *be + ")");
   }
 
+  if (plan_.entropy_bytes > 0) {
+    bool crashed = false;
+    if (!fetch_entropy(crashed)) return crashed;
+  }
+
   for (unsigned round = 0; round < plan_.rounds; ++round) {
-    if (plan_.crashes && round == plan_.crash_after) {
+    if (plan_.crashes && !plan_.crash_while_fetching && round == plan_.crash_after) {
       out_.line(d, "CRASH (the simulator destroys the domain mid-run, after " + std::to_string(round) + " rounds)");
       (void)host_.destroy_domain(d);
       auto after = xs.read("domid");

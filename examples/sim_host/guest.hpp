@@ -35,6 +35,8 @@ class guest {
  private:
   void run();
   bool work();
+  // Fetches the plan's entropy from randomd; false if the guest should stop here (crash or failure).
+  bool fetch_entropy(bool& crashed);
 
   sim::host& host_;
   guest_plan plan_;

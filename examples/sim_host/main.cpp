@@ -2,7 +2,9 @@
 // its Unix socket and every guest's Xenstore ring through the simulated grant table and event
 // channels), a toolstack and a network backend; N guest domains connect over their rings, bring
 // up devices in transactions, watch their backends and work; one guest crashes mid-way so the
-// @releaseDomain cleanup is visible. Ends with a summary and the simulator's leak check.
+// @releaseDomain cleanup is visible. dom0 also runs randomd: each guest fetches entropy over a vchan
+// once its devices are up (only the rendezvous goes through Xenstore), and the crashing guest may
+// die mid-fetch. Ends with a summary and the simulator's leak check.
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -20,7 +22,9 @@
 #include "report.hpp"
 #include "scenario.hpp"
 #include "toolstack.hpp"
+#include "xenwire/randomd/server.hpp"
 #include "xenwire/sim/host.hpp"
+#include "xenwire/xenstore/client/connection.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 
 namespace {
@@ -48,7 +52,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) % 100000;
   std::string socket_path;
   double hold = 0;
-  bool no_crash = false, quiet = false;
+  bool no_crash = false, quiet = false, no_entropy = false;
+  std::size_t entropy_bytes = 4096;
   int verbose = 0;
   app.add_option("-g,--guests", guests, "guest domains to run")->check(CLI::Range(1u, 200u));
   app.add_option("-r,--rounds", rounds, "work rounds per guest (about)")->check(CLI::Range(2u, 100000u));
@@ -56,6 +61,10 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket_path, "expose the simulated xenstored on this Unix socket (XENSTORED_PATH for real clients)");
   app.add_option("--hold", hold, "keep the host (and its socket) up this many seconds after the run");
   app.add_flag("--no-crash", no_crash, "no guest crashes");
+  app.add_flag("--no-entropy", no_entropy, "no randomd: guests fetch no entropy");
+  app.add_option("--entropy-bytes", entropy_bytes, "bytes each guest fetches from randomd (1 KiB requests; "
+                                                   "randomd's default budget is 2 KiB burst, 4 KiB/s)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   app.add_flag("-q,--quiet", quiet, "only the summary");
   app.add_flag("-v,--verbose", verbose, "daemon log on stderr (-v info, -vv debug)");
   CLI11_PARSE(app, argc, argv);
@@ -64,9 +73,10 @@ int main(int argc, char** argv) {
   log->set_level(verbose >= 2 ? spdlog::level::debug : verbose == 1 ? spdlog::level::info : spdlog::level::warn);
 
   sim_host::report out(quiet);
-  const auto plan = sim_host::scenario::make(seed, guests, rounds, !no_crash);
-  std::printf("xenwire-sim: seed %llu, %u guests, ~%u rounds each%s\n", static_cast<unsigned long long>(seed), guests,
-              rounds, no_crash ? "" : ", one crash");
+  const auto plan = sim_host::scenario::make(seed, guests, rounds, !no_crash, no_entropy ? 0 : entropy_bytes);
+  std::printf("xenwire-sim: seed %llu, %u guests, ~%u rounds each%s%s\n", static_cast<unsigned long long>(seed),
+              guests, rounds, no_crash ? "" : ", one crash",
+              no_entropy ? "" : (", " + std::to_string(entropy_bytes) + " bytes of entropy each").c_str());
 
   sim::host host;
   if (auto r = host.create_domain(0); !r) {
@@ -97,9 +107,32 @@ int main(int argc, char** argv) {
                   " xenstore-ls)");
 
   int status = 0;
+  randomd::server_stats rd{};
   {
+    // randomd: its own dom0 connection, its own thread (one poll loop for every guest's vchan).
+    xenstore::client randomd_xs;
+    std::unique_ptr<randomd::server> randomd;
+    std::thread randomd_thread;
+    if (!no_entropy) {
+      auto conn = xenstore::connect_unix_socket(socket_path);
+      if (conn)
+        if (auto c = xenstore::client::open(std::move(*conn))) randomd_xs = std::move(*c);
+      randomd::server_config rcfg;
+      rcfg.on_event = [&out](domid_t d, std::string_view what) {
+        out.line(0, "randomd: dom " + std::to_string(d) + " " + std::string(what));
+      };
+      auto s = randomd::server::create(**dom0, randomd_xs, rcfg);
+      if (!s) {
+        std::fprintf(stderr, "xenwire-sim: randomd cannot start: %s\n", s.error().message().c_str());
+        status = 1;
+      } else {
+        randomd = std::move(*s);
+        randomd_thread = std::thread([&] { (void)randomd->run(); });
+        out.line(0, "randomd serving entropy over vchan (only the rendezvous goes through Xenstore)");
+      }
+    }
     sim_host::toolstack dom0_tools(host, socket_path, out);
-    if (!dom0_tools.start()) {
+    if (status == 0 && !dom0_tools.start()) {
       std::fprintf(stderr, "xenwire-sim: toolstack cannot connect\n");
       status = 1;
     }
@@ -134,6 +167,17 @@ int main(int argc, char** argv) {
     out.line(-1, "netback connected " + std::to_string(dom0_tools.devices_connected()) + " vifs; " +
                      std::to_string(dom0_tools.domains_cleaned()) + " crashed domain(s) cleaned up");
     dom0_tools.stop();
+    if (randomd) {
+      randomd->stop();
+      randomd_thread.join();
+      rd = randomd->stats();
+      if (randomd->serving() != 0) {
+        out.line(0, "randomd still serving " + std::to_string(randomd->serving()) + " guest(s) after all were gone");
+        out.failures++;
+      }
+      randomd.reset();  // closes whatever is left while xenstored still runs
+      randomd_xs.close();
+    }
   }
   (*daemon)->stop();
   daemon_thread.join();
@@ -156,6 +200,15 @@ int main(int argc, char** argv) {
   std::printf("actors             %llu xenstore ops, %llu events received, %llu transactions, %llu EAGAIN retries\n",
               static_cast<unsigned long long>(out.xs_ops.load()), static_cast<unsigned long long>(out.watch_events.load()),
               static_cast<unsigned long long>(out.transactions.load()), static_cast<unsigned long long>(out.retries.load()));
+  if (!no_entropy) {
+    std::printf("randomd            %llu entropy bytes delivered (%llu to guests), %llu vchan bytes moved, "
+                "%llu rate-limit hits, %llu servers, %llu dropped responses\n",
+                static_cast<unsigned long long>(rd.entropy_bytes),
+                static_cast<unsigned long long>(out.entropy_bytes.load()),
+                static_cast<unsigned long long>(rd.vchan_bytes_in + rd.vchan_bytes_out),
+                static_cast<unsigned long long>(rd.rate_limited), static_cast<unsigned long long>(rd.servers_started),
+                static_cast<unsigned long long>(rd.dropped_responses));
+  }
   std::printf("failures           %llu\n", static_cast<unsigned long long>(out.failures.load()));
   std::printf("leak check         %s\n", clean ? "clean: no grant, mapping or port left" : "LEAKS:");
   if (!clean) std::printf("%s\n", clean.describe().c_str());

@@ -35,8 +35,9 @@ class report {
   std::atomic<std::uint64_t> watch_events{0};    // events received by actors
   std::atomic<std::uint64_t> transactions{0};    // committed by actors
   std::atomic<std::uint64_t> retries{0};         // EAGAIN retries seen by actors
-  std::atomic<std::uint64_t> entropy_bytes{0};   // delivered over vchan by randomd
+  std::atomic<std::uint64_t> entropy_bytes{0};   // received by guests from randomd over vchan
   std::atomic<std::uint64_t> vchan_bytes{0};     // all bytes through vchans
+  std::atomic<std::uint64_t> rate_limited{0};    // rate-limited answers guests received
   std::atomic<std::uint64_t> failures{0};        // things that should not have failed
 
  private:

@@ -3,6 +3,7 @@
 // between domains still vary from run to run, as on a real host).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -19,13 +20,16 @@ struct guest_plan {
   unsigned vifs;          // network devices to set up with the backend
   bool crashes = false;   // destroyed mid-way by the host
   unsigned crash_after;   // ...after this many rounds
+  std::size_t entropy_bytes = 0;     // fetched from randomd over vchan once its devices are up
+  bool crash_while_fetching = false; // the crash hits during the entropy fetch instead
+  unsigned crash_fetch_delay_ms = 0; // ...this long after the fetch starts
 };
 
 struct scenario {
   std::uint64_t seed;
   std::vector<guest_plan> guests;
 
-  static scenario make(std::uint64_t seed, unsigned guests, unsigned rounds, bool crash) {
+  static scenario make(std::uint64_t seed, unsigned guests, unsigned rounds, bool crash, std::size_t entropy = 0) {
     scenario s{seed, {}};
     std::mt19937_64 rng(seed);
     for (unsigned i = 0; i < guests; ++i) {
@@ -39,6 +43,15 @@ struct scenario {
       auto& victim = s.guests[rng() % guests];
       victim.crashes = true;
       victim.crash_after = victim.rounds / 3 + static_cast<unsigned>(rng() % (victim.rounds / 3 + 1));
+    }
+    // Drawn after the rest, so a seed's other choices do not depend on whether entropy is on.
+    for (auto& g : s.guests) g.entropy_bytes = entropy;
+    if (crash && guests > 1 && entropy > 0) {
+      for (auto& g : s.guests) {
+        if (!g.crashes) continue;
+        g.crash_while_fetching = rng() % 2 == 0;
+        g.crash_fetch_delay_ms = static_cast<unsigned>(rng() % 400);
+      }
     }
     return s;
   }
