@@ -43,6 +43,7 @@ struct server::impl {
   xenstore::watch introduce_watch, release_watch;
   std::map<domid_t, std::unique_ptr<session>> sessions;
   std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> serving{0};  // sessions with a server: read from other threads
   counters n;
 
   impl(transport& tr, xenstore::client& c, server_config config, vchan::poll_set p)
@@ -144,6 +145,7 @@ struct server::impl {
       return;
     }
     n.servers_started++;
+    serving++;
     event(s.domid, "serving over vchan (keys at " + keys_path(self, s.domid) + ")");
   }
 
@@ -163,6 +165,7 @@ struct server::impl {
     (void)poll.remove(*s.ep);
     s.ep->close();  // removes the keys
     s.ep.reset();
+    serving--;
     if (s.has_output()) n.dropped_responses++;
     s.reset_connection();
     s.connected = false;
@@ -201,6 +204,10 @@ struct server::impl {
     if (s.has_output()) n.dropped_responses++;
     s.reset_connection();
     s.generation = k;
+    if (s.connected) {  // the client left and the server re-armed before we saw the closed state
+      s.connected = false;
+      event(s.domid, "client left");
+    }
   }
 
   void note_status(session& s, vchan::status st) {
@@ -403,10 +410,7 @@ result<void> server::step(std::chrono::milliseconds max_wait) { return impl_->st
 
 void server::stop() noexcept { impl_->stopping.store(true, std::memory_order_relaxed); }
 
-std::size_t server::serving() const noexcept {
-  return static_cast<std::size_t>(
-      std::count_if(impl_->sessions.begin(), impl_->sessions.end(), [](auto& kv) { return kv.second->ep != nullptr; }));
-}
+std::size_t server::serving() const noexcept { return impl_->serving.load(); }
 
 server_stats server::stats() const noexcept {
   const counters& c = impl_->n;

@@ -81,7 +81,7 @@ class server {
   void stop() noexcept;
 
   server_stats stats() const noexcept;
-  // Guests with a vchan server right now (loop thread, or after run() returned).
+  // Guests with a vchan server right now. Any thread.
   std::size_t serving() const noexcept;
 
   struct impl;
