@@ -31,9 +31,6 @@ if(TARGET xenwire::vchan AND TARGET xenwire::xenstore_client AND TARGET xenwire:
 
   if(XENWIRE_BUILD_TESTS)
     # examples/ is configured before tests/: bring GoogleTest's helpers here too.
-    # The top level calls enable_testing() only after add_subdirectory(examples): without this,
-    # no test added in examples/ would reach ctest.
-    enable_testing()
     find_package(GTest REQUIRED)
     include(GoogleTest)
     set(_rt ${PROJECT_SOURCE_DIR}/tests/randomd)

@@ -18,8 +18,6 @@ endif()
 # The demo is also a test: a whole host with a crash must end with zero failures and a clean leak
 # check (it exits non-zero otherwise). Two seeds, so two different crash points.
 if(TARGET xenwire-sim AND XENWIRE_BUILD_TESTS)
-  # See examples/randomd.cmake: the top level enables testing only after examples/.
-  enable_testing()
   foreach(seed 1 2)
     add_test(NAME example.xenwire_sim.seed${seed} COMMAND xenwire-sim --guests 6 --rounds 30 --seed ${seed} --quiet)
     set_tests_properties(example.xenwire_sim.seed${seed} PROPERTIES LABELS "examples concurrent" TIMEOUT 120)
