@@ -111,10 +111,15 @@ TEST_F(XenstoreRendezvous, WholeVchanThroughXenstore) {
 TEST_F(XenstoreRendezvous, AsynchronousConnectWaitsOnAWatch) {
   two_domains d;
   xenstore_rendezvous srv_rdv(srv_xs_), cli_rdv(cli_xs_);
-  auto c = connector::start(*d.cli, cli_rdv, d.client_cfg()).value();
+  auto started = connector::start(*d.cli, cli_rdv, d.client_cfg());
+  ASSERT_TRUE(started) << started.error().message();
+  auto& c = *started;
   EXPECT_EQ(c.fd(), -1);  // the client's watches have no fd: poll on a timer
-  EXPECT_FALSE(c.poll().value().has_value());
-  auto srv = endpoint::serve(*d.srv, srv_rdv, d.server_cfg()).value();
+  auto first = c.poll();
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_FALSE(first->has_value());
+  auto served = endpoint::serve(*d.srv, srv_rdv, d.server_cfg());
+  ASSERT_TRUE(served) << served.error().message();
   std::optional<endpoint> cli;
   for (int i = 0; i < 500 && !cli; ++i) {
     auto r = c.poll();

@@ -35,7 +35,13 @@ struct endpoint::impl {
   std::span<std::byte> page;
   vchan_wire::page_plan plan{};
   std::vector<grant_ref_t> grants;  // the grant list as set up: left's refs, then right's
+  // The notify bits and live bytes go through `s` (vchan_ring.hpp, libxenvchan's protocol); the
+  // bytes through our own views of the same two rings, so the data path decides when to ask for a
+  // signal (only before sleeping in blocking mode) and skips the clearing RMW when no bit is set.
   std::optional<vchan_wire::stream> s;
+  std::optional<byte_ring_consumer> rd;
+  std::optional<byte_ring_producer> wr;
+  std::uint8_t* own_notify = nullptr;  // srv_notify (server) / cli_notify (client): the peer's requests
 
   status st = status::waiting;
   std::error_code err;
@@ -60,6 +66,14 @@ struct endpoint::impl {
   // Slow checks: grant list intact, port state; persistent re-arm.
   status refresh() noexcept;
   void signal_peer() noexcept;
+  // Attaches s, rd, wr over the page and rings.
+  result<void> attach(std::span<std::byte> read_ring, std::span<std::byte> write_ring) noexcept;
+  // After moving bytes (`bit`: notify_read after a read, notify_write after a write): signals the
+  // peer if it asked. Full fence first: our index store must be visible before we look at its bit.
+  void after_transfer(std::uint8_t bit) noexcept;
+  // Spins (pause, and a yield now and then so a peer on the same CPU can run); false once the
+  // budget is spent.
+  bool spin(unsigned& spins) const noexcept;
   // Blocks on the event channel until `deadline`; timed_out after it.
   result<void> sleep(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
   std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept;

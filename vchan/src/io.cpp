@@ -97,7 +97,7 @@ status endpoint::impl::refresh() noexcept {
   live_status();
   if (st == status::closed && who == side::server && persistent) {
     // Re-arm once the departed client's data has been read.
-    auto left = s->data_ready();
+    auto left = rd->available();
     if (!left) {
       fail_with(left.error());
     } else if (*left == 0) {
@@ -143,6 +143,25 @@ result<void> endpoint::impl::sleep(std::optional<clock_type::time_point> until) 
 
 // --- data path ------------------------------------------------------------------------------------
 
+void endpoint::impl::after_transfer(std::uint8_t bit) noexcept {
+  // Pairs with the fence in the peer's request_notify(): either we see its bit here, or it sees
+  // our new index when it looks again after setting the bit (store-then-load on both sides).
+  shm::full_fence();
+  // Relaxed peek, ordered by the fence above; the clearing RMW only when the peer asked.
+  if ((shm::load_relaxed(own_notify) & bit) != 0 && s->take_notify_request(bit)) signal_peer();
+}
+
+bool endpoint::impl::spin(unsigned& spins) const noexcept {
+  if (io.mode != io_mode::blocking || spins >= io.spin) return false;
+  ++spins;
+  if (spins % 256 == 0) {
+    std::this_thread::yield();  // a peer sharing our CPU gets to run
+  } else {
+    cpu_relax();
+  }
+  return true;
+}
+
 result<std::size_t> endpoint::read(std::span<std::byte> out) {
   if (!impl_) return fail(errc::invalid_argument);
   impl& m = *impl_;
@@ -151,42 +170,37 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
   const auto until = m.deadline();
   unsigned spins = 0;
   for (;;) {
-    auto ready = m.s->data_ready();
-    if (!ready) return fail(m.fail_with(ready.error()));
-    if (*ready == 0) {
-      const status st = m.live_status();
-      if (st == status::failed) return fail(m.err);
-      if (st == status::closed) {
-        // The live byte's acquire makes the peer's last data visible: look once more.
-        ready = m.s->data_ready();
-        if (!ready) return fail(m.fail_with(ready.error()));
-        if (*ready == 0) {
-          if (!(m.who == side::server && m.persistent)) return fail(errc::peer_closed);
-          if (m.refresh() == status::failed) return fail(m.err);
-          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-          continue;
-        }
-      } else if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
-        ++spins;
-        cpu_relax();
-        continue;
-      } else {
-        // Ask for a signal on the peer's next write, then look again: no lost wake-up.
-        ready = m.s->data_ready(out.size());
-        if (!ready) return fail(m.fail_with(ready.error()));
-        if (*ready == 0) {
-          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-          if (auto ok = m.sleep(until); !ok) return fail(ok.error());
-          spins = 0;
-          continue;
-        }
-      }
+    auto n = m.rd->read(out);
+    if (!n) return fail(m.fail_with(n.error()));
+    if (*n > 0) {
+      m.after_transfer(vchan_wire::notify_read);
+      // Non-blocking callers return to their loop: as libxenvchan, a short read asks for a signal
+      // on the next write so the fd wakes them.
+      if (m.io.mode == io_mode::non_blocking && *n < out.size()) m.s->request_notify(vchan_wire::notify_write);
+      if (m.st == status::failed) return fail(m.err);
+      return *n;
     }
-    auto moved = m.s->read(out);
-    if (!moved) return fail(m.fail_with(moved.error()));
-    if (moved->notify) m.signal_peer();
-    if (m.st == status::failed) return fail(m.err);
-    return moved->bytes;
+    const status st = m.live_status();
+    if (st == status::failed) return fail(m.err);
+    if (st == status::closed) {
+      // The live byte's acquire made the peer's last data visible: one more look.
+      auto left = m.rd->available();
+      if (!left) return fail(m.fail_with(left.error()));
+      if (*left > 0) continue;
+      if (!(m.who == side::server && m.persistent)) return fail(errc::peer_closed);
+      if (m.refresh() == status::failed) return fail(m.err);
+      if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+      continue;
+    }
+    if (m.spin(spins)) continue;
+    // Ask for a signal on the peer's next write, then look again: no lost wake-up.
+    m.s->request_notify(vchan_wire::notify_write);
+    auto ready = m.rd->available();
+    if (!ready) return fail(m.fail_with(ready.error()));
+    if (*ready > 0) continue;
+    if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+    if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+    spins = 0;
   }
 }
 
@@ -206,36 +220,34 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
       if (done > 0) return done;
       return fail(errc::peer_closed);
     }
-    auto space = m.s->buffer_space();
-    if (!space) return fail(m.fail_with(space.error()));
-    if (*space == 0) {
-      if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
-        ++spins;
-        cpu_relax();
-        continue;
+    auto n = m.wr->write(bytes.subspan(done));
+    if (!n) return fail(m.fail_with(n.error()));
+    if (*n > 0) {
+      m.after_transfer(vchan_wire::notify_write);
+      if (m.st == status::failed) return fail(m.err);
+      done += *n;
+      if (done == bytes.size()) return done;
+      if (m.io.mode == io_mode::non_blocking) {
+        m.s->request_notify(vchan_wire::notify_read);  // as libxenvchan: wake us when there is room
+        return done;
       }
-      // Ask for a signal when the peer reads, then look again.
-      space = m.s->buffer_space(bytes.size() - done);
-      if (!space) return fail(m.fail_with(space.error()));
-      if (*space == 0) {
-        if (m.io.mode == io_mode::non_blocking) {
-          if (done > 0) return done;
-          return fail(errc::would_block);
-        }
-        if (auto ok = m.sleep(until); !ok) {
-          if (done > 0 && ok.error() == errc::timed_out) return done;
-          return fail(ok.error());
-        }
-        spins = 0;
-        continue;
-      }
+      spins = 0;
+      continue;
     }
-    auto moved = m.s->write(bytes.subspan(done));
-    if (!moved) return fail(m.fail_with(moved.error()));
-    if (moved->notify) m.signal_peer();
-    if (m.st == status::failed) return fail(m.err);
-    done += moved->bytes;
-    if (done == bytes.size() || m.io.mode == io_mode::non_blocking) return done;
+    if (m.spin(spins)) continue;
+    // Ask for a signal when the peer reads, then look again.
+    m.s->request_notify(vchan_wire::notify_read);
+    auto space = m.wr->space();
+    if (!space) return fail(m.fail_with(space.error()));
+    if (*space > 0) continue;
+    if (m.io.mode == io_mode::non_blocking) {
+      if (done > 0) return done;
+      return fail(errc::would_block);
+    }
+    if (auto ok = m.sleep(until); !ok) {
+      if (done > 0 && ok.error() == errc::timed_out) return done;
+      return fail(ok.error());
+    }
     spins = 0;
   }
 }
@@ -249,43 +261,37 @@ result<void> endpoint::recv(std::span<std::byte> out) {
   const auto until = m.deadline();
   unsigned spins = 0;
   for (;;) {
-    auto ready = m.s->data_ready();
+    auto ready = m.rd->available();
     if (!ready) return fail(m.fail_with(ready.error()));
-    if (*ready < out.size()) {
-      const status st = m.live_status();
-      if (st == status::failed) return fail(m.err);
-      if (st == status::closed) {
-        ready = m.s->data_ready();
-        if (!ready) return fail(m.fail_with(ready.error()));
-        if (*ready < out.size()) {
-          // A partial packet from a closed peer never completes.
-          if (!(m.who == side::server && m.persistent) || *ready > 0) return fail(errc::peer_closed);
-          if (m.refresh() == status::failed) return fail(m.err);
-          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-          continue;
-        }
-      } else if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
-        ++spins;
-        cpu_relax();
-        continue;
-      } else {
-        ready = m.s->data_ready(out.size());
-        if (!ready) return fail(m.fail_with(ready.error()));
-        if (*ready < out.size()) {
-          if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-          if (auto ok = m.sleep(until); !ok) return fail(ok.error());
-          spins = 0;
-          continue;
-        }
-      }
+    if (*ready >= out.size()) {
+      auto n = m.rd->read(out);
+      if (!n) return fail(m.fail_with(n.error()));
+      // Data ready only grows while we do not consume: less than we saw means a lying peer.
+      if (*n != out.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
+      m.after_transfer(vchan_wire::notify_read);
+      if (m.st == status::failed) return fail(m.err);
+      return {};
     }
-    auto moved = m.s->read(out);
-    if (!moved) return fail(m.fail_with(moved.error()));
-    // Data ready only grows while we do not consume: less than we saw means a lying peer.
-    if (moved->bytes != out.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
-    if (moved->notify) m.signal_peer();
-    if (m.st == status::failed) return fail(m.err);
-    return {};
+    const status st = m.live_status();
+    if (st == status::failed) return fail(m.err);
+    if (st == status::closed) {
+      auto left = m.rd->available();
+      if (!left) return fail(m.fail_with(left.error()));
+      if (*left >= out.size()) continue;
+      // A partial packet from a closed peer never completes.
+      if (!(m.who == side::server && m.persistent) || *left > 0) return fail(errc::peer_closed);
+      if (m.refresh() == status::failed) return fail(m.err);
+      if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+      continue;
+    }
+    if (m.spin(spins)) continue;
+    m.s->request_notify(vchan_wire::notify_write);
+    ready = m.rd->available();
+    if (!ready) return fail(m.fail_with(ready.error()));
+    if (*ready >= out.size()) continue;
+    if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+    if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+    spins = 0;
   }
 }
 
@@ -302,37 +308,34 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
     if (st == status::closed && m.who == side::server && m.persistent) st = m.refresh();
     if (st == status::failed) return fail(m.err);
     if (st == status::closed) return fail(errc::peer_closed);
-    auto space = m.s->buffer_space();
+    auto space = m.wr->space();
     if (!space) return fail(m.fail_with(space.error()));
-    if (*space < bytes.size()) {
-      if (m.io.mode == io_mode::blocking && spins < m.io.spin) {
-        ++spins;
-        cpu_relax();
-        continue;
-      }
-      space = m.s->buffer_space(bytes.size());
-      if (!space) return fail(m.fail_with(space.error()));
-      if (*space < bytes.size()) {
-        if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-        if (auto ok = m.sleep(until); !ok) return fail(ok.error());
-        spins = 0;
-        continue;
-      }
+    if (*space >= bytes.size()) {
+      auto n = m.wr->write(bytes);
+      if (!n) return fail(m.fail_with(n.error()));
+      // Space only grows while we do not produce: less than we saw means a lying peer.
+      if (*n != bytes.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
+      m.after_transfer(vchan_wire::notify_write);
+      if (m.st == status::failed) return fail(m.err);
+      return {};
     }
-    auto moved = m.s->write(bytes);
-    if (!moved) return fail(m.fail_with(moved.error()));
-    // Space only grows while we do not produce: less than we saw means a lying peer.
-    if (moved->bytes != bytes.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
-    if (moved->notify) m.signal_peer();
-    if (m.st == status::failed) return fail(m.err);
-    return {};
+    if (m.spin(spins)) continue;
+    m.s->request_notify(vchan_wire::notify_read);
+    space = m.wr->space();
+    if (!space) return fail(m.fail_with(space.error()));
+    if (*space >= bytes.size()) continue;
+    if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
+    if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+    spins = 0;
   }
 }
 
 result<std::size_t> endpoint::data_ready() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);
-  auto ready = impl_->s->data_ready(std::numeric_limits<std::size_t>::max());
+  // libxenvchan_data_ready: the value is used outside, so ask to hear when it changes.
+  impl_->s->request_notify(vchan_wire::notify_write);
+  auto ready = impl_->rd->available();
   if (!ready) return fail(impl_->fail_with(ready.error()));
   return *ready;
 }
@@ -340,7 +343,8 @@ result<std::size_t> endpoint::data_ready() {
 result<std::size_t> endpoint::buffer_space() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);
-  auto space = impl_->s->buffer_space(std::numeric_limits<std::size_t>::max());
+  impl_->s->request_notify(vchan_wire::notify_read);
+  auto space = impl_->wr->space();
   if (!space) return fail(impl_->fail_with(space.error()));
   return *space;
 }

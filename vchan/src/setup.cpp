@@ -54,9 +54,7 @@ result<void> endpoint::impl::server_setup() {
 
   auto read_ring = ring_span(page, plan.left, left_share ? left_share->bytes() : std::span<std::byte>{});
   auto write_ring = ring_span(page, plan.right, right_share ? right_share->bytes() : std::span<std::byte>{});
-  auto attached = vchan_wire::stream::attach(vchan_wire::role::server, page, read_ring, write_ring);
-  if (!attached) return fail(attached.error());
-  s.emplace(*attached);
+  if (auto ok = attach(read_ring, write_ring); !ok) return fail(ok.error());
 
   pub = keys{ctl_share->refs().front(), port};
   if (auto ok = rdv->publish(path, t->self(), peer, pub); !ok) return fail(ok.error());
@@ -131,9 +129,7 @@ result<void> endpoint::impl::client_setup(const keys& k) {
   }
   auto write_ring = ring_span(page, plan.left, write_map ? write_map->bytes() : std::span<std::byte>{});
   auto read_ring = ring_span(page, plan.right, read_map ? read_map->bytes() : std::span<std::byte>{});
-  auto attached = vchan_wire::stream::attach(vchan_wire::role::client, page, read_ring, write_ring);
-  if (!attached) return fail(attached.error());
-  s.emplace(*attached);
+  if (auto ok = attach(read_ring, write_ring); !ok) return fail(ok.error());
 
   s->set_live(vchan_wire::live::connected);
   s->request_notify(vchan_wire::notify_write);  // libxenvchan: srv_notify = VCHAN_NOTIFY_WRITE
@@ -142,9 +138,30 @@ result<void> endpoint::impl::client_setup(const keys& k) {
   return {};
 }
 
+result<void> endpoint::impl::attach(std::span<std::byte> read_ring, std::span<std::byte> write_ring) noexcept {
+  const auto r = who == side::server ? vchan_wire::role::server : vchan_wire::role::client;
+  auto attached = vchan_wire::stream::attach(r, page, read_ring, write_ring);
+  if (!attached) return fail(attached.error());
+  s.emplace(*attached);
+  auto* ctl = static_cast<interface*>(static_cast<void*>(page.data()));
+  auto& in = who == side::server ? ctl->left : ctl->right;
+  auto& out = who == side::server ? ctl->right : ctl->left;
+  auto reader = byte_ring_consumer::attach(&in.cons, &in.prod, read_ring);
+  if (!reader) return fail(reader.error());
+  auto writer = byte_ring_producer::attach(&out.prod, &out.cons, write_ring);
+  if (!writer) return fail(writer.error());
+  rd.emplace(*reader);
+  wr.emplace(*writer);
+  own_notify = who == side::server ? &ctl->srv_notify : &ctl->cli_notify;
+  return {};
+}
+
 void endpoint::impl::teardown() noexcept {
   if (s) s->set_live(vchan_wire::live::closed);
   s.reset();
+  rd.reset();
+  wr.reset();
+  own_notify = nullptr;
   // Rings first, then the control page (its unmap-notify clears our live byte and signals).
   read_map.reset();
   write_map.reset();
@@ -167,6 +184,9 @@ result<void> endpoint::impl::rearm() {
   // transaction), a client reading the old keys finds them stale and waits for the next publish.
   if (s) s->set_live(vchan_wire::live::closed);
   s.reset();
+  rd.reset();
+  wr.reset();
+  own_notify = nullptr;
   auto old_ctl = std::move(ctl_share), old_left = std::move(left_share), old_right = std::move(right_share);
   const evtchn_port_t old_port = port;
   const bool old_bound = port_bound;

@@ -58,7 +58,11 @@ class xenstore_wait final : public key_wait {
       if (auto f = client_->failure()) return fail(to_error_code(*f));
       return std::optional<keys>{};
     }
-    return read_keys(*client_, path_);
+    auto k = read_keys(*client_, path_);
+    // Before the server publishes, the path's nearest existing ancestor is the server's home, which
+    // we may not read: Xenstore answers EACCES, not ENOENT. For a wait that is "not there yet".
+    if (!k && k.error() == errc::permission_denied) return std::optional<keys>{};
+    return k;
   }
 
  private:
