@@ -44,7 +44,7 @@ struct io_options {
   std::chrono::milliseconds timeout{-1};
   // Blocking calls poll the ring this many times before sleeping on the event channel: a peer on
   // another CPU usually answers within a few hundred nanoseconds, a wake-up costs microseconds.
-  unsigned spin = 4000;
+  unsigned spin = 2000;
 };
 
 struct server_config {
