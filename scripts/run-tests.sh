@@ -3,7 +3,7 @@
 #   dev (g++) build + every test, asan build + tests, tsan build + concurrent tests,
 #   fuzz (clang 14 libFuzzer) build: every target replays its corpus then fuzzes for a bounded time,
 #   interop: real Xen clients (xenstore-utils, test-xenstore, pyxs) against our daemon.
-# Knobs: XENWIRE_STAGES="dev asan tsan fuzz interop" (subset), XENWIRE_FUZZ_SECONDS (default 30),
+# Knobs: XENWIRE_STAGES="dev asan tsan fuzz interop" (subset), XENWIRE_FUZZ_SECONDS (default 45),
 #        XENWIRE_JOBS (default nproc).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ mkdir -p build
 bash scripts/install-deps.sh || { echo "run-tests: dependency install failed" >&2; exit 1; }
 
 stages=${XENWIRE_STAGES:-dev asan tsan fuzz interop}
-fuzz_seconds=${XENWIRE_FUZZ_SECONDS:-30}
+fuzz_seconds=${XENWIRE_FUZZ_SECONDS:-45}
 jobs=${XENWIRE_JOBS:-$(nproc)}
 passed=0; failed=0
 summary=()
