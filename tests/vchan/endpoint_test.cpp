@@ -233,6 +233,40 @@ TEST(VchanEndpoint, PersistentServerTakesANewClient) {
   EXPECT_TRUE(d.host.check_clean());
 }
 
+// A persistent server never re-arms inside write()/send(): bytes written for a client that has left
+// fail with peer_closed instead of landing in the next client's fresh ring.
+TEST(VchanEndpoint, PersistentServerWritesNeverReachTheNextClient) {
+  two_domains d;
+  auto cfg = d.server_cfg();
+  cfg.persistent = true;
+  cfg.io.mode = io_mode::non_blocking;
+  auto srv = endpoint::serve(*d.srv, d.rdv, cfg).value();
+  {
+    auto cli = d.connect();
+    ASSERT_TRUE(srv.send(pattern(8, 1)));
+    std::vector<std::byte> got(8);
+    ASSERT_TRUE(cli.recv(got));
+    cli.close();
+  }
+  // The client left with nothing unread: the old code re-armed here and wrote into the new ring.
+  const auto secret = pattern(16, 7);
+  auto w = srv.write(secret);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error(), errc::peer_closed);
+  auto s = srv.send(secret);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error(), errc::peer_closed);
+  // Re-arming is explicit (state()/handle_events()); the next client finds an empty ring.
+  EXPECT_EQ(srv.state(), status::waiting);
+  auto next = d.connect();
+  next.set_io({.mode = io_mode::non_blocking});
+  EXPECT_EQ(next.data_ready().value(), 0u);
+  std::vector<std::byte> buf(16);
+  auto r = next.read(buf);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::would_block);
+}
+
 TEST(VchanEndpoint, ConnectorWaitsForKeysWithoutBlocking) {
   two_domains d;
   auto c = connector::start(*d.cli, d.rdv, d.client_cfg()).value();

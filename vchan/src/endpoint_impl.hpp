@@ -24,6 +24,9 @@ struct endpoint::impl {
   std::string path;
   std::size_t read_min = 0, write_min = 0;
   bool persistent = false;
+  // Set while write()/send() run: a persistent server must not re-arm inside them, or bytes meant
+  // for the client that just left would land in the next client's fresh ring.
+  bool writing = false;
   bool published = false;
   keys pub{};
 

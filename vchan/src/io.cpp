@@ -76,6 +76,17 @@ status endpoint::impl::live_status() noexcept {
   return st;
 }
 
+namespace {
+// Holds impl::writing for one write()/send(): the client a write starts for is the one it ends with.
+struct write_guard {
+  explicit write_guard(endpoint::impl& m) noexcept : m_(m) { m_.writing = true; }
+  ~write_guard() { m_.writing = false; }
+  write_guard(const write_guard&) = delete;
+  write_guard& operator=(const write_guard&) = delete;
+  endpoint::impl& m_;
+};
+}  // namespace
+
 status endpoint::impl::refresh() noexcept {
   if (precheck()) return st;
   // The grant list is ours (server) or a copy we mapped (client): a change means a hostile peer.
@@ -95,7 +106,7 @@ status endpoint::impl::refresh() noexcept {
     if (*ps == port_state::peer_closed) port_closed = true;
   }
   live_status();
-  if (st == status::closed && who == side::server && persistent) {
+  if (st == status::closed && who == side::server && persistent && !writing) {
     // Re-arm once the departed client's data has been read.
     auto left = rd->available();
     if (!left) {
@@ -215,9 +226,9 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
   const auto until = m.deadline();
   std::size_t done = 0;
   unsigned spins = 0;
+  const write_guard guard(m);
   for (;;) {
-    status st = m.live_status();
-    if (st == status::closed && m.who == side::server && m.persistent) st = m.refresh();
+    const status st = m.live_status();
     if (st == status::failed) return fail(m.err);
     if (st == status::closed) {
       if (done > 0) return done;
@@ -306,9 +317,9 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
   if (bytes.empty()) return {};
   const auto until = m.deadline();
   unsigned spins = 0;
+  const write_guard guard(m);
   for (;;) {
-    status st = m.live_status();
-    if (st == status::closed && m.who == side::server && m.persistent) st = m.refresh();
+    const status st = m.live_status();
     if (st == status::failed) return fail(m.err);
     if (st == status::closed) return fail(errc::peer_closed);
     auto space = m.wr->space();
