@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "xenwire/ring/vchan_placement.hpp"
 #include "xenwire/ring/vchan_ring.hpp"
 #include "xenwire/ring/xenstore_ring.hpp"
@@ -31,37 +32,10 @@ using namespace xenwire;
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-[[noreturn]] void die(const char* what, const std::error_code& ec) {
-  std::fprintf(stderr, "bench_ring_throughput: %s: %s\n", what, ec.message().c_str());
-  std::exit(1);
-}
-template <class T>
-T must(result<T> r, const char* what) {
-  if (!r) die(what, r.error());
-  return std::move(*r);
-}
-void must(result<void> r, const char* what) {
-  if (!r) die(what, r.error());
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// memcpy of `total` bytes in `chunk`-byte pieces through a ring-sized buffer, like the ring copies.
-double memcpy_rate(std::size_t total, std::size_t chunk, std::size_t ring) {
-  std::vector<std::byte> src(chunk, std::byte{0x5a}), dst(ring + chunk);
-  const auto t0 = clock_type::now();
-  std::size_t at = 0;
-  for (std::size_t done = 0; done < total; done += chunk) {
-    std::memcpy(dst.data() + at, src.data(), chunk);
-    at = (at + chunk) % ring;
-    // Keep the copy from being elided.
-    asm volatile("" : : "r"(dst.data()) : "memory");
-  }
-  return static_cast<double>(total) / std::chrono::duration<double>(clock_type::now() - t0).count();
-}
+using bench::die;
+using bench::median;
+using bench::memcpy_rate;
+using bench::must;
 
 enum class mode { poll, evtchn };
 
@@ -206,6 +180,7 @@ struct bench_case {
 }  // namespace
 
 int main(int argc, char** argv) {
+  xenwire::bench::program = "bench_ring_throughput";
   const std::size_t mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 64;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 3;
   const std::size_t total = mib << 20;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "xenwire/sim/host.hpp"
 #include "xenwire/vchan/endpoint.hpp"
 #include "xenwire/vchan/memory_rendezvous.hpp"
@@ -24,36 +25,10 @@ namespace {
 using namespace xenwire;
 using clock_type = std::chrono::steady_clock;
 
-[[noreturn]] void die(const char* what, const std::error_code& ec) {
-  std::fprintf(stderr, "bench_vchan_throughput: %s: %s\n", what, ec.message().c_str());
-  std::exit(1);
-}
-template <class T>
-T must(result<T> r, const char* what) {
-  if (!r) die(what, r.error());
-  return std::move(*r);
-}
-void must(result<void> r, const char* what) {
-  if (!r) die(what, r.error());
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// memcpy of `total` bytes in `chunk`-byte pieces through a ring-sized buffer, like the ring copies.
-double memcpy_rate(std::size_t total, std::size_t chunk, std::size_t ring) {
-  std::vector<std::byte> src(chunk, std::byte{0x5a}), dst(ring + chunk);
-  const auto t0 = clock_type::now();
-  std::size_t at = 0;
-  for (std::size_t done = 0; done < total; done += chunk) {
-    std::memcpy(dst.data() + at, src.data(), chunk);
-    at = (at + chunk) % ring;
-    asm volatile("" : : "r"(dst.data()) : "memory");  // keep the copy
-  }
-  return static_cast<double>(total) / std::chrono::duration<double>(clock_type::now() - t0).count();
-}
+using bench::die;
+using bench::median;
+using bench::memcpy_rate;
+using bench::must;
 
 struct pair_of_endpoints {
   pair_of_endpoints(std::size_t read_min, std::size_t write_min, unsigned spin) {
@@ -114,6 +89,7 @@ double round_trip_us(vchan::endpoint& a, vchan::endpoint& b, int count) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  xenwire::bench::program = "bench_vchan_throughput";
   const std::size_t mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 64;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
   const unsigned spin = argc > 3 ? static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)) : 2000;
