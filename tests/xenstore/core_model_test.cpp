@@ -475,23 +475,29 @@ RC_GTEST_PROP(CoreModel, CommandSequencesMatchTheReferenceModel, ()) {
         continue;
       }
       RC_ASSERT(got.reply == std::string("OK\0", 3));
-      // Apply what the transaction changed relative to its snapshot... of the paths it touched.
-      std::set<std::string> touched;
+      // Apply what the transaction changed relative to its snapshot: the nodes it named, and the
+      // ancestors it created on the way. An ancestor that exists is not the transaction's to
+      // change: copying the snapshot's version would undo a concurrent change to it (say its perms).
+      std::set<std::string> changed, ancestors;
       for (auto& ch : st.log) {
-        touched.insert(ch.path);
+        changed.insert(ch.path);
         std::string up = ch.path;
         while (auto par = parent_of(up)) {
-          touched.insert(*par);
+          ancestors.insert(*par);
           up = *par;
         }
       }
-      for (auto& path : touched) {
+      for (auto& path : changed) {
         auto in_view = st.view.find(path);
         if (in_view == st.view.end()) {
           m.t.erase(path);
         } else {
           m.t[path] = in_view->second;
         }
+      }
+      for (auto& path : ancestors) {
+        if (changed.contains(path) || m.t.contains(path)) continue;
+        if (auto in_view = st.view.find(path); in_view != st.view.end()) m.t[path] = in_view->second;
       }
       for (auto it2 = m.t.begin(); it2 != m.t.end();) {  // descendants of removed nodes
         auto par = parent_of(it2->first);

@@ -186,6 +186,20 @@ TEST(CoreNode, PrivilegedOpsRefusedToGuests) {
     EXPECT_EQ(h.request(g, t, H::z("1")).error(), "EACCES") << static_cast<int>(t);
 }
 
+// Found by the model test: a transaction changing /a/b must not carry its snapshot's /a over a
+// change made to /a outside the transaction meanwhile.
+TEST(CoreNode, CommitKeepsAConcurrentChangeToAnAncestor) {
+  H h;
+  auto d0 = h.dom0();
+  ASSERT_TRUE(h.write(d0, "/a/b", "").ok());
+  auto tx = h.start(d0);
+  ASSERT_TRUE(h.set_perms(d0, "/a", {"b0"}).ok());
+  ASSERT_TRUE(h.set_perms(d0, "/a/b", {"n0", "r6"}, tx).ok());
+  ASSERT_TRUE(h.end(d0, tx, true).ok());
+  EXPECT_EQ(H::split(h.get_perms(d0, "/a").payload), (std::vector<std::string>{"b0"}));
+  EXPECT_EQ(H::split(h.get_perms(d0, "/a/b").payload), (std::vector<std::string>{"n0", "r6"}));
+}
+
 TEST(CoreNode, StoreStaysConsistent) {
   H h;
   auto d0 = h.dom0();
