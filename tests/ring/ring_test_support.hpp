@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
+#include <span>
 #include <vector>
 
 namespace xenwire::ring_test {
@@ -38,5 +40,17 @@ inline std::vector<std::byte> stream_bytes(std::size_t from, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) v[i] = stream_byte(from + i);
   return v;
 }
+
+// One zeroed, page-aligned 4 KiB page standing in for a shared page, viewed as a layout `T`.
+template <class T>
+struct test_page {
+  test_page() : mem(new (std::align_val_t{4096}) std::byte[4096]()) {}
+  ~test_page() { ::operator delete[](mem, std::align_val_t{4096}); }
+  test_page(const test_page&) = delete;
+  test_page& operator=(const test_page&) = delete;
+  std::span<std::byte> bytes() { return {mem, 4096}; }
+  T& layout() { return *static_cast<T*>(static_cast<void*>(mem)); }
+  std::byte* mem;
+};
 
 }  // namespace xenwire::ring_test

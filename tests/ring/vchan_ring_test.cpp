@@ -14,15 +14,7 @@ namespace {
 using ring_test::chunk_size;
 using ring_test::stream_bytes;
 
-struct page {
-  page() : mem(new (std::align_val_t{4096}) std::byte[4096]()) {}
-  ~page() { ::operator delete[](mem, std::align_val_t{4096}); }
-  page(const page&) = delete;
-  page& operator=(const page&) = delete;
-  std::span<std::byte> bytes() { return {mem, 4096}; }
-  interface& c() { return *static_cast<interface*>(static_cast<void*>(mem)); }
-  std::byte* mem;
-};
+using page = ring_test::test_page<interface>;
 
 TEST(VchanPlacement, InPageRingsSitWhereLibxenvchanPutsThem) {
   auto plan = plan_rings(10, 11).value();
@@ -76,11 +68,11 @@ TEST(VchanPlacement, InitAndReadBack) {
   auto plan = server_plan(8192, 1024).value();  // 13 (2 grants) + 11 in-page
   std::vector<grant_ref_t> refs{77, 78};
   ASSERT_TRUE(init_control_page(p.bytes(), plan, refs).has_value());
-  EXPECT_EQ(p.c().left_order, 13);
-  EXPECT_EQ(p.c().right_order, 11);
-  EXPECT_EQ(p.c().cli_live, 2);
-  EXPECT_EQ(p.c().srv_live, 1);
-  EXPECT_EQ(p.c().cli_notify, notify_write);
+  EXPECT_EQ(p.layout().left_order, 13);
+  EXPECT_EQ(p.layout().right_order, 11);
+  EXPECT_EQ(p.layout().cli_live, 2);
+  EXPECT_EQ(p.layout().srv_live, 1);
+  EXPECT_EQ(p.layout().cli_notify, notify_write);
   auto peer = read_plan(p.bytes()).value();
   EXPECT_EQ(read_grants(p.bytes(), peer.left), refs);
   EXPECT_TRUE(read_grants(p.bytes(), peer.right).empty());
@@ -93,8 +85,8 @@ TEST(VchanPlacement, InitAndReadBack) {
 // and do not overlap.
 RC_GTEST_PROP(VchanPlacementProperty, AcceptedPlansNeverOverlap, (std::uint16_t left, std::uint16_t right)) {
   page p;
-  p.c().left_order = *rc::gen::oneOf(rc::gen::just(left), rc::gen::inRange<std::uint16_t>(8, 23));
-  p.c().right_order = *rc::gen::oneOf(rc::gen::just(right), rc::gen::inRange<std::uint16_t>(8, 23));
+  p.layout().left_order = *rc::gen::oneOf(rc::gen::just(left), rc::gen::inRange<std::uint16_t>(8, 23));
+  p.layout().right_order = *rc::gen::oneOf(rc::gen::just(right), rc::gen::inRange<std::uint16_t>(8, 23));
   auto plan = read_plan(p.bytes());
   if (!plan) return;
   const std::size_t grants_end = grants_offset + plan->grant_count() * sizeof(grant_ref_t);
@@ -136,9 +128,9 @@ TEST(VchanStream, ClientToServerAndBack) {
   auto w = ch.client->write(msg).value();
   EXPECT_EQ(w.bytes, 300u);
   EXPECT_TRUE(w.notify);  // the server asked at init (cli_notify = write)
-  EXPECT_EQ(ch.p.c().cli_notify, 0);
+  EXPECT_EQ(ch.p.layout().cli_notify, 0);
   EXPECT_FALSE(ch.client->write(msg).value().notify);  // nobody asked again
-  EXPECT_EQ(ch.p.c().left.prod, 600u);
+  EXPECT_EQ(ch.p.layout().left.prod, 600u);
 
   std::vector<std::byte> in(300);
   auto r = ch.server->read(in).value();
@@ -155,13 +147,13 @@ TEST(VchanStream, ClientToServerAndBack) {
 
 TEST(VchanStream, ShortReadRequestsAWakeOnTheNextWrite) {
   channel ch;
-  ch.p.c().cli_notify = 0;
+  ch.p.layout().cli_notify = 0;
   std::vector<std::byte> out(10);
   EXPECT_EQ(ch.server->read(out).value().bytes, 0u);
-  EXPECT_EQ(ch.p.c().cli_notify, notify_write);  // server asks the client, in the client's byte
-  EXPECT_EQ(ch.p.c().srv_notify, 0);
+  EXPECT_EQ(ch.p.layout().cli_notify, notify_write);  // server asks the client, in the client's byte
+  EXPECT_EQ(ch.p.layout().srv_notify, 0);
   EXPECT_TRUE(ch.client->write(stream_bytes(0, 4)).value().notify);
-  EXPECT_EQ(ch.p.c().cli_notify, 0);
+  EXPECT_EQ(ch.p.layout().cli_notify, 0);
 }
 
 TEST(VchanStream, FullRingRequestsAWakeOnTheNextRead) {
@@ -169,11 +161,11 @@ TEST(VchanStream, FullRingRequestsAWakeOnTheNextRead) {
   auto big = stream_bytes(0, 1500);
   auto w = ch.client->write(big).value();
   EXPECT_EQ(w.bytes, 1024u);  // left ring holds 1024
-  EXPECT_EQ(ch.p.c().srv_notify & notify_read, notify_read);
+  EXPECT_EQ(ch.p.layout().srv_notify & notify_read, notify_read);
   std::vector<std::byte> in(100);
   auto r = ch.server->read(in).value();
   EXPECT_TRUE(r.notify);
-  EXPECT_EQ(ch.p.c().srv_notify & notify_read, 0);
+  EXPECT_EQ(ch.p.layout().srv_notify & notify_read, 0);
   EXPECT_EQ(ch.client->buffer_space().value(), 100u);
 }
 
@@ -183,18 +175,18 @@ TEST(VchanStream, LiveStates) {
   EXPECT_TRUE(ch.server->peer_open());
   EXPECT_EQ(ch.client->peer_live(), live::connected);
   ch.client->set_live(live::connected);
-  EXPECT_EQ(ch.p.c().cli_live, 1);
+  EXPECT_EQ(ch.p.layout().cli_live, 1);
   ch.server->set_live(live::closed);
   EXPECT_FALSE(ch.client->peer_open());
 }
 
 TEST(VchanStream, HostileIndicesAreReportedNotAHang) {
   channel ch;
-  ch.p.c().right.prod = 4096;  // claims more than the 2048-byte ring
+  ch.p.layout().right.prod = 4096;  // claims more than the 2048-byte ring
   std::vector<std::byte> out(16);
   EXPECT_EQ(ch.client->read(out).error(), errc::ring_corrupt);
   EXPECT_EQ(ch.client->data_ready().error(), errc::ring_corrupt);
-  ch.p.c().left.cons = 1;  // consumed a byte nobody wrote
+  ch.p.layout().left.cons = 1;  // consumed a byte nobody wrote
   EXPECT_EQ(ch.client->write(stream_bytes(0, 1)).error(), errc::ring_corrupt);
 }
 

@@ -16,15 +16,7 @@ using ring_test::chunk_size;
 using ring_test::start_index;
 using ring_test::stream_bytes;
 
-struct page {
-  page() : mem(new (std::align_val_t{4096}) std::byte[4096]()) {}
-  ~page() { ::operator delete[](mem, std::align_val_t{4096}); }
-  page(const page&) = delete;
-  page& operator=(const page&) = delete;
-  std::span<std::byte> bytes() { return {mem, 4096}; }
-  domain_interface& d() { return *static_cast<domain_interface*>(static_cast<void*>(mem)); }
-  std::byte* mem;
-};
+using page = ring_test::test_page<domain_interface>;
 
 std::vector<std::byte> text(const char* s) {
   std::vector<std::byte> v(std::strlen(s));
@@ -40,8 +32,8 @@ TEST(XenstoreRing, RejectsShortOrMisalignedPage) {
 
 TEST(XenstoreRing, RequestAndReplyBothWays) {
   page p;
-  p.d().req_cons = p.d().req_prod = 0xFFFFFFF0u;  // never assume indices start at 0
-  p.d().rsp_cons = p.d().rsp_prod = 12345;
+  p.layout().req_cons = p.layout().req_prod = 0xFFFFFFF0u;  // never assume indices start at 0
+  p.layout().rsp_cons = p.layout().rsp_prod = 12345;
   auto guest = guest_ring::attach(p.bytes()).value();
   auto server = server_ring::attach(p.bytes(), feature::reconnection | feature::error).value();
 
@@ -61,7 +53,7 @@ TEST(XenstoreRing, RequestAndReplyBothWays) {
   std::vector<std::byte> out(3);
   EXPECT_EQ(guest.read(out).value().bytes, 3u);  // partial reads are fine
   EXPECT_EQ(guest.data_available().value(), 2u);
-  EXPECT_EQ(p.d().rsp_cons, 12348u);
+  EXPECT_EQ(p.layout().rsp_cons, 12348u);
 }
 
 TEST(XenstoreRing, EmptyReadAsksForNoSignal) {
@@ -76,7 +68,7 @@ TEST(XenstoreRing, EmptyReadAsksForNoSignal) {
 
 TEST(XenstoreRing, ServerOnlyAddsFeatureBits) {
   page p;
-  p.d().server_features = feature::watch_depth;  // someone set a bit earlier
+  p.layout().server_features = feature::watch_depth;  // someone set a bit earlier
   auto server = server_ring::attach(p.bytes(), feature::error).value();
   server.advertise(feature::reconnection);
   auto guest = guest_ring::attach(p.bytes()).value();
@@ -87,13 +79,13 @@ TEST(XenstoreRing, HostileGuestIndicesStopTheServer) {
   page p;
   auto server = server_ring::attach(p.bytes(), feature::error).value();
   auto guest = guest_ring::attach(p.bytes()).value();
-  p.d().req_prod = 5000;  // claims 5000 bytes in a 1024-byte ring
+  p.layout().req_prod = 5000;  // claims 5000 bytes in a 1024-byte ring
   std::vector<std::byte> in(64);
   EXPECT_EQ(server.read(in).error(), errc::ring_corrupt);
   EXPECT_EQ(server.stopped(), ring_error::ringidx);
-  EXPECT_EQ(p.d().error, static_cast<std::uint32_t>(ring_error::ringidx));
+  EXPECT_EQ(p.layout().error, static_cast<std::uint32_t>(ring_error::ringidx));
   EXPECT_EQ(server.write(text("x")).error(), errc::ring_corrupt);  // stays stopped
-  EXPECT_EQ(p.d().req_cons, 0u);
+  EXPECT_EQ(p.layout().req_cons, 0u);
   EXPECT_EQ(guest.server_error(), ring_error::ringidx);
   EXPECT_EQ(guest.read(in).error(), errc::ring_corrupt);
 }
@@ -104,29 +96,29 @@ TEST(XenstoreRing, ServerStopForOversizedFrameIsAProtocolErrorForTheGuest) {
   auto guest = guest_ring::attach(p.bytes()).value();
   server.stop(ring_error::proto);
   EXPECT_EQ(guest.write(text("x")).error(), errc::protocol_error);
-  p.d().error = 77;  // an error value from the future
+  p.layout().error = 77;  // an error value from the future
   EXPECT_EQ(guest.write(text("x")).error(), errc::peer_closed);
 }
 
 TEST(XenstoreRing, FirstStopReasonSticks) {
   page p;
   auto server = server_ring::attach(p.bytes(), feature::error).value();
-  p.d().req_prod = 2000;
+  p.layout().req_prod = 2000;
   std::vector<std::byte> in(8);
   EXPECT_EQ(server.read(in).error(), errc::ring_corrupt);
   server.stop(ring_error::proto);  // a later complaint does not rewrite the reason
   EXPECT_EQ(server.stopped(), ring_error::ringidx);
-  EXPECT_EQ(p.d().error, static_cast<std::uint32_t>(ring_error::ringidx));
+  EXPECT_EQ(p.layout().error, static_cast<std::uint32_t>(ring_error::ringidx));
   EXPECT_EQ(server.read(in).error(), errc::ring_corrupt);
 }
 
 TEST(XenstoreRing, HostileServerIndicesAreStickyForTheGuest) {
   page p;
   auto guest = guest_ring::attach(p.bytes()).value();
-  p.d().rsp_prod = 0x80000000u;
+  p.layout().rsp_prod = 0x80000000u;
   std::vector<std::byte> out(8);
   EXPECT_EQ(guest.read(out).error(), errc::ring_corrupt);
-  p.d().rsp_prod = 0;
+  p.layout().rsp_prod = 0;
   EXPECT_EQ(guest.data_available().error(), errc::ring_corrupt);
 }
 
@@ -135,34 +127,34 @@ TEST(XenstoreRing, ReconnectNeedsTheFeature) {
   ASSERT_TRUE(server_ring::attach(p.bytes(), feature::error).has_value());
   auto guest = guest_ring::attach(p.bytes()).value();
   EXPECT_EQ(guest.request_reconnect().error(), errc::not_supported);
-  EXPECT_EQ(p.d().connection, 0u);
+  EXPECT_EQ(p.layout().connection, 0u);
 }
 
 TEST(XenstoreRing, ReconnectHandshakeResetsTheRing) {
   page p;
-  p.d().req_cons = p.d().req_prod = 900;
-  p.d().rsp_cons = p.d().rsp_prod = 77;
+  p.layout().req_cons = p.layout().req_prod = 900;
+  p.layout().rsp_cons = p.layout().rsp_prod = 77;
   auto server = server_ring::attach(p.bytes(), feature::reconnection | feature::error).value();
   auto guest = guest_ring::attach(p.bytes()).value();
   ASSERT_EQ(guest.write(text("half a packe")).value().bytes, 12u);
-  p.d().rsp_prod = 99999;  // and a broken response index: reconnect recovers from it
+  p.layout().rsp_prod = 99999;  // and a broken response index: reconnect recovers from it
   std::vector<std::byte> out(8);
   EXPECT_EQ(guest.read(out).error(), errc::ring_corrupt);
   server.stop(ring_error::ringidx);
 
   ASSERT_TRUE(guest.request_reconnect().has_value());
-  EXPECT_EQ(p.d().connection, static_cast<std::uint32_t>(connection_state::reconnect));
+  EXPECT_EQ(p.layout().connection, static_cast<std::uint32_t>(connection_state::reconnect));
   EXPECT_FALSE(guest.reconnected());
   EXPECT_EQ(guest.write(text("x")).error(), errc::would_block);  // ignore everything until connected
 
   EXPECT_TRUE(server.handle_reconnect());
   EXPECT_FALSE(server.handle_reconnect());  // nothing pending any more
-  EXPECT_EQ(p.d().req_cons, 0u);
-  EXPECT_EQ(p.d().req_prod, 0u);
-  EXPECT_EQ(p.d().rsp_cons, 0u);
-  EXPECT_EQ(p.d().rsp_prod, 0u);
-  EXPECT_EQ(p.d().error, 0u);
-  EXPECT_EQ(p.d().connection, 0u);
+  EXPECT_EQ(p.layout().req_cons, 0u);
+  EXPECT_EQ(p.layout().req_prod, 0u);
+  EXPECT_EQ(p.layout().rsp_cons, 0u);
+  EXPECT_EQ(p.layout().rsp_prod, 0u);
+  EXPECT_EQ(p.layout().error, 0u);
+  EXPECT_EQ(p.layout().connection, 0u);
 
   EXPECT_TRUE(guest.reconnected());
   auto msg = text("fresh");
@@ -177,7 +169,7 @@ TEST(XenstoreRing, ReconnectHandshakeResetsTheRing) {
 TEST(XenstoreRing, ServerWaitsWhileAReconnectIsPending) {
   page p;
   auto server = server_ring::attach(p.bytes(), feature::reconnection).value();
-  p.d().connection = static_cast<std::uint32_t>(connection_state::reconnect);
+  p.layout().connection = static_cast<std::uint32_t>(connection_state::reconnect);
   std::vector<std::byte> in(8);
   EXPECT_EQ(server.read(in).error(), errc::would_block);
   auto guest = guest_ring::attach(p.bytes()).value();  // dom0less: found it already set
@@ -191,8 +183,8 @@ TEST(XenstoreRing, ServerWaitsWhileAReconnectIsPending) {
 // starting anywhere: each direction delivers its stream intact.
 RC_GTEST_PROP(XenstoreRingProperty, BothStreamsArriveIntact, ()) {
   page p;
-  p.d().req_cons = p.d().req_prod = *start_index();
-  p.d().rsp_cons = p.d().rsp_prod = *start_index();
+  p.layout().req_cons = p.layout().req_prod = *start_index();
+  p.layout().rsp_cons = p.layout().rsp_prod = *start_index();
   auto guest = guest_ring::attach(p.bytes()).value();
   auto server = server_ring::attach(p.bytes(), feature::error).value();
   std::size_t sent[2] = {0, 0};
@@ -231,9 +223,9 @@ RC_GTEST_PROP(XenstoreRingProperty, ServerSurvivesAnyGuestIndices, ()) {
   const auto steps = *rc::gen::container<std::vector<std::pair<std::uint32_t, std::uint32_t>>>(
       rc::gen::pair(rc::gen::arbitrary<std::uint32_t>(), rc::gen::inRange<std::uint32_t>(0, 2048)));
   for (auto [req_prod, rsp_cons_delta] : steps) {
-    const std::uint32_t req_cons = p.d().req_cons, rsp_prod = p.d().rsp_prod;
-    p.d().req_prod = req_prod;
-    p.d().rsp_cons = rsp_prod - rsp_cons_delta;
+    const std::uint32_t req_cons = p.layout().req_cons, rsp_prod = p.layout().rsp_prod;
+    p.layout().req_prod = req_prod;
+    p.layout().rsp_cons = rsp_prod - rsp_cons_delta;
     std::vector<std::byte> buf(ring_size + 1);
     auto r = server.read(buf);
     if (server.stopped() == ring_error::none) {
@@ -245,7 +237,7 @@ RC_GTEST_PROP(XenstoreRingProperty, ServerSurvivesAnyGuestIndices, ()) {
     auto w = server.write(buf);
     if (server.stopped() != ring_error::none) {
       RC_ASSERT(!w.has_value());
-      RC_ASSERT(p.d().error == static_cast<std::uint32_t>(ring_error::ringidx));
+      RC_ASSERT(p.layout().error == static_cast<std::uint32_t>(ring_error::ringidx));
     } else {
       RC_ASSERT(rsp_cons_delta <= ring_size);
     }
