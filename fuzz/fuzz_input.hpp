@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <span>
 
 namespace xenwire::fuzzing {
 
@@ -25,6 +27,21 @@ struct input {
     p += k, n -= k;
   }
 };
+
+// A zeroed T on the heap (so ASan sees its bounds), its leading bytes taken from the input: a
+// hostile peer's view of a shared page.
+template <class T>
+std::unique_ptr<T> page_from(input& in) {
+  auto page = std::make_unique<T>();
+  std::memset(static_cast<void*>(page.get()), 0, sizeof(T));
+  in.fill(page.get(), sizeof(T));
+  return page;
+}
+
+template <class T>
+std::span<std::byte> bytes_of(T& object) {
+  return {static_cast<std::byte*>(static_cast<void*>(&object)), sizeof(T)};
+}
 
 inline void check(bool ok) {
   if (!ok) std::abort();

@@ -22,10 +22,8 @@ using xenwire::fuzzing::input;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace xenwire;
   input in{data, size};
-  auto page = std::make_unique<xs::domain_interface>();
-  std::memset(page.get(), 0, sizeof(xs::domain_interface));
-  in.fill(page.get(), sizeof(xs::domain_interface));
-  std::span<std::byte> bytes{static_cast<std::byte*>(static_cast<void*>(page.get())), sizeof(xs::domain_interface)};
+  auto page = fuzzing::page_from<xs::domain_interface>(in);
+  std::span<std::byte> bytes = fuzzing::bytes_of(*page);
 
   auto guest = xs::guest_ring::attach(bytes);
   check(guest.has_value());
