@@ -94,22 +94,28 @@ void core_impl::introduce(domain_state& d, time_point now) {
   fire_special(introduce_domain_path, d.domid, now);
 }
 
-void core_impl::drop_connection_state(connection& c) {
+void core_impl::drop_watches_and_transactions(connection& c) {
   auto [n, bytes] = watches.remove_all(c.id);
   std::size_t tx_bytes = 0;
   for (auto& [id, t] : c.transactions) tx_bytes += t.accounted_bytes;
   std::size_t ntx = c.transactions.size();
   c.transactions.clear();
+  if (domain_state* d = find_domain(c.domid()); d && c.opts.kind != conn_kind::socket) {
+    d->watches -= std::min(d->watches, n);
+    d->transactions -= std::min(d->transactions, ntx);
+    d->other_memory -= std::min(d->other_memory, bytes + tx_bytes);
+  }
+}
+
+void core_impl::drop_connection_state(connection& c) {
+  drop_watches_and_transactions(c);
   std::size_t out_bytes = c.out.bytes();
   std::size_t out_replies = c.out.replies();
   c.out.clear();
   c.decoder.reset();
   if (domain_state* d = find_domain(c.domid()); d && c.opts.kind != conn_kind::socket) {
-    d->watches -= std::min(d->watches, n);
-    d->transactions -= std::min(d->transactions, ntx);
     d->outstanding -= std::min(d->outstanding, out_replies);
-    std::size_t freed = bytes + tx_bytes + out_bytes;
-    d->other_memory -= std::min(d->other_memory, freed);
+    d->other_memory -= std::min(d->other_memory, out_bytes);
   }
 }
 

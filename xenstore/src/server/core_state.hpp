@@ -107,6 +107,7 @@ struct core_impl {
   conn_id open(const connection_options& options, time_point now);
   void close(conn_id id, time_point now);
   void reset(connection& c, time_point now);
+  void drop_watches_and_transactions(connection& c);  // RESET_WATCHES, and part of the next
   void drop_connection_state(connection& c);  // watches, transactions, queued output
   void request_drop(connection& c, drop_reason why);
   void introduce(domain_state& d, time_point now);

@@ -64,18 +64,7 @@ handled core_impl::op_unwatch(connection& c, const header& h, const req::unwatch
 
 handled core_impl::op_reset_watches(connection& c, const header& h, time_point now) {
   // Drops watches and transactions but keeps queued output: replies already owed still go out.
-  auto [n, bytes] = watches.remove_all(c.id);
-  std::size_t tx_bytes = 0;
-  for (auto& [id, t] : c.transactions) tx_bytes += t.accounted_bytes;
-  std::size_t ntx = c.transactions.size();
-  c.transactions.clear();
-  if (c.opts.kind != conn_kind::socket) {
-    if (domain_state* d = find_domain(c.domid())) {
-      d->watches -= std::min(d->watches, n);
-      d->transactions -= std::min(d->transactions, ntx);
-      d->other_memory -= std::min(d->other_memory, bytes + tx_bytes);
-    }
-  }
+  drop_watches_and_transactions(c);
   reply_ok(c, h, now);
   return {};
 }
