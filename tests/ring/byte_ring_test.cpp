@@ -155,13 +155,16 @@ RC_GTEST_PROP(ByteRingProperty, StreamArrivesIntact, ()) {
   RC_ASSERT(got == stream_bytes(0, written));
 }
 
-// A hostile peer index: in-range values behave, out-of-range ones give the sticky error; never an
-// out-of-bounds access (the data block is exactly `size` bytes, so ASan would catch one).
+// A hostile peer index: in-range values behave, out-of-range ones give the sticky error once loaded;
+// never an out-of-bounds access (the data block is exactly `size` bytes, so ASan would catch one).
+// The model mirrors the documented cache: read()/write() load the peer's index only when the value
+// last loaded cannot satisfy the whole call.
 RC_GTEST_PROP(ByteRingProperty, HostileConsumerSideIndices, ()) {
   const auto size = *rc::gen::element<std::size_t>(1, 16, 1024);
   test_ring r(size, *start_index());
   auto c = r.consumer();
   bool corrupt = false;
+  std::uint32_t seen = c.index();  // the model's cached prod: nothing ready before the first load
   const auto steps = *rc::gen::container<std::vector<std::pair<std::uint32_t, std::size_t>>>(
       rc::gen::pair(rc::gen::oneOf(rc::gen::arbitrary<std::uint32_t>(), rc::gen::inRange<std::uint32_t>(0, 2 * 1024u)),
                     chunk_size(size)));
@@ -170,13 +173,18 @@ RC_GTEST_PROP(ByteRingProperty, HostileConsumerSideIndices, ()) {
     r.prod = cons + delta;  // the peer claims `delta` bytes
     std::vector<std::byte> out(len);
     auto n = c.read(out);
-    corrupt = corrupt || delta > size;
+    std::size_t ready = seen - cons;
+    if (!corrupt && ready < len) {  // the view loads prod
+      corrupt = delta > size;
+      if (!corrupt) ready = delta, seen = r.prod;
+    }
     if (corrupt) {
       RC_ASSERT(!n.has_value());
       RC_ASSERT(n.error() == errc::ring_corrupt);
       RC_ASSERT(c.index() == cons);
     } else {
-      RC_ASSERT(n.value() == std::min<std::size_t>(delta, len));
+      RC_ASSERT(n.value() == std::min(ready, len));
+      RC_ASSERT(c.index() == static_cast<std::uint32_t>(cons + n.value()));
     }
   }
 }
@@ -186,20 +194,54 @@ RC_GTEST_PROP(ByteRingProperty, HostileProducerSideIndices, ()) {
   test_ring r(size, *start_index());
   auto p = r.producer();
   bool corrupt = false;
+  std::uint32_t seen = p.index() - static_cast<std::uint32_t>(size);  // cached cons: no space before a load
   const auto steps = *rc::gen::container<std::vector<std::pair<std::uint32_t, std::size_t>>>(
       rc::gen::pair(rc::gen::arbitrary<std::uint32_t>(), chunk_size(size)));
   for (auto [cons, len] : steps) {
     r.cons = cons;
-    const std::uint32_t used = p.index() - cons;
+    const std::uint32_t prod = p.index();
     auto n = p.write(stream_bytes(0, len));
-    corrupt = corrupt || used > size;
+    std::size_t free = size - (prod - seen);
+    if (!corrupt && free < len) {  // the view loads cons
+      const std::uint32_t used = prod - cons;
+      corrupt = used > size;
+      if (!corrupt) free = size - used, seen = cons;
+    }
     if (corrupt) {
       RC_ASSERT(!n.has_value());
       RC_ASSERT(n.error() == errc::ring_corrupt);
     } else {
-      RC_ASSERT(n.value() == std::min<std::size_t>(size - used, len));
+      RC_ASSERT(n.value() == std::min(free, len));
     }
   }
+}
+
+// The cache never lets the producer overwrite what the consumer has not released: a consumer that
+// moves its index backwards (a lie) is caught at the next load, and until then we only use space it
+// had released.
+TEST(ByteRing, CachedIndexLoadsOnlyWhenShort) {
+  test_ring r(16);
+  auto p = r.producer();
+  auto c = r.consumer();
+  std::vector<std::byte> out(16);
+  EXPECT_EQ(p.write(stream_bytes(0, 8)).value(), 8u);
+  EXPECT_EQ(c.read({out.data(), 8}).value(), 8u);
+  EXPECT_EQ(p.space().value(), 16u);                   // loads cons = 8
+  EXPECT_EQ(p.write(stream_bytes(0, 4)).value(), 4u);  // by the cache: 12 free after this
+  r.cons = 0xdead;                                     // a lie the cached value does not need yet
+  EXPECT_EQ(p.write(stream_bytes(0, 12)).value(), 12u);
+  EXPECT_EQ(p.write(stream_bytes(0, 1)).error(), errc::ring_corrupt);  // full by the cache: loads
+  EXPECT_EQ(p.space().error(), errc::ring_corrupt);
+}
+
+TEST(ByteRing, SpaceAndAvailableAlwaysLoad) {
+  test_ring r(16);
+  auto p = r.producer();
+  auto c = r.consumer();
+  EXPECT_EQ(p.write(stream_bytes(0, 10)).value(), 10u);
+  EXPECT_EQ(c.available().value(), 10u);
+  r.prod = 100;  // a lie: available() sees it at once
+  EXPECT_EQ(c.available().error(), errc::ring_corrupt);
 }
 
 }  // namespace

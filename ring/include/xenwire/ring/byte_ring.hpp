@@ -3,9 +3,15 @@
 // Both the Xenstore ring and libxenvchan's rings are this: a power-of-two data area and two
 // free-running u32 indices (prod, cons) that may start anywhere. Each side writes only its own index
 // and keeps a private copy of it, so the peer rewriting our index cannot move us. The peer's index
-// is loaded once per call (acquire); `prod - cons > size` means the peer is lying, which puts the view
-// into a sticky errc::ring_corrupt state that every later call reports. Data is copied out/in with
-// the position masked, so nothing the peer writes can make us touch bytes outside `data`.
+// is loaded at most once per call (acquire); `prod - cons > size` means the peer is lying, which puts
+// the view into a sticky errc::ring_corrupt state that every later call reports. Data is copied
+// out/in with the position masked, so nothing the peer writes can make us touch bytes outside `data`.
+//
+// read()/write() keep the last peer index they loaded and reload it only when that value cannot
+// satisfy the whole call: the peer's index shares a cache line with ours (and, in vchan, with every
+// control byte), so each needless load costs a cross-core transfer. A cached index is safe because
+// the peer only ever releases more: the space or data it once granted stays ours. A lie told since
+// the last load is reported by the next load. space()/available() always load.
 //
 // Sans-I/O: these views move bytes and say how much moved; notifications are the caller's business.
 #pragma once
@@ -43,17 +49,24 @@ class byte_ring_view {
   void reset(std::uint32_t index) noexcept;
 
  protected:
-  byte_ring_view(std::uint32_t* own, const std::uint32_t* peer, std::span<std::byte> data) noexcept;
+  byte_ring_view(bool producer, std::uint32_t* own, const std::uint32_t* peer, std::span<std::byte> data) noexcept;
   static result<void> check(const std::uint32_t* own, const std::uint32_t* peer, std::span<std::byte> data) noexcept;
   // Loads the peer's index once and returns prod - cons, or fails (sticky) if it exceeds the size.
-  result<std::uint32_t> fill(bool we_produce) noexcept;
+  result<std::uint32_t> fill() noexcept;
+  // Free bytes (producer) or ready bytes (consumer) by the cached peer index; loads it afresh only
+  // if the cached value offers fewer than `wanted`.
+  result<std::uint32_t> usable(std::size_t wanted) noexcept;
+  // Makes the next usable() load: the cached index then offers nothing.
+  void forget_peer() noexcept;
   void publish(std::uint32_t advance) noexcept;
 
+  bool producer_;
   std::uint32_t* own_;
   const std::uint32_t* peer_;
   std::byte* data_;
   std::uint32_t size_;
   std::uint32_t own_index_;
+  std::uint32_t peer_seen_;  // the peer's index as last loaded (validated then)
   std::error_code error_;
 };
 
@@ -68,7 +81,8 @@ class byte_ring_producer : public byte_ring_view {
   result<std::size_t> write(std::span<const std::byte> bytes) noexcept;
 
  private:
-  using byte_ring_view::byte_ring_view;
+  byte_ring_producer(std::uint32_t* own, const std::uint32_t* peer, std::span<std::byte> data) noexcept
+      : byte_ring_view(true, own, peer, data) {}
 };
 
 // The consuming side: owns `cons`, reads the producer's `prod`.
@@ -82,7 +96,8 @@ class byte_ring_consumer : public byte_ring_view {
   result<std::size_t> read(std::span<std::byte> out) noexcept;
 
  private:
-  using byte_ring_view::byte_ring_view;
+  byte_ring_consumer(std::uint32_t* own, const std::uint32_t* peer, std::span<std::byte> data) noexcept
+      : byte_ring_view(false, own, peer, data) {}
 };
 
 }  // namespace xenwire
