@@ -88,17 +88,25 @@ result<std::size_t> byte_ring_producer::space() noexcept {
   return std::size_t{size_ - *used};
 }
 
-result<std::size_t> byte_ring_producer::write(std::span<const std::byte> bytes) noexcept {
+result<std::size_t> byte_ring_producer::stage(std::span<const std::byte> bytes) noexcept {
   auto free = usable(bytes.size());
   if (!free) return fail(free.error());
   const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(*free, bytes.size()));
-  if (n == 0) return std::size_t{0};
   const std::uint32_t at = own_index_ & (size_ - 1);
   const std::uint32_t first = std::min(n, size_ - at);
   std::memcpy(data_ + at, bytes.data(), first);
   std::memcpy(data_, bytes.data() + first, n - first);
-  publish(n);
   return std::size_t{n};
+}
+
+void byte_ring_producer::commit(std::size_t staged) noexcept {
+  if (staged > 0) publish(static_cast<std::uint32_t>(staged));
+}
+
+result<std::size_t> byte_ring_producer::write(std::span<const std::byte> bytes) noexcept {
+  auto n = stage(bytes);
+  if (n) commit(*n);
+  return n;
 }
 
 result<byte_ring_consumer> byte_ring_consumer::attach(std::uint32_t* own_cons, const std::uint32_t* peer_prod,

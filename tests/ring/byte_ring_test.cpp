@@ -234,6 +234,21 @@ TEST(ByteRing, CachedIndexLoadsOnlyWhenShort) {
   EXPECT_EQ(p.space().error(), errc::ring_corrupt);
 }
 
+TEST(ByteRing, StagedBytesAreInvisibleUntilCommitted) {
+  test_ring r(8);
+  auto p = r.producer();
+  auto c = r.consumer();
+  EXPECT_EQ(p.stage(stream_bytes(0, 6)).value(), 6u);
+  EXPECT_EQ(r.prod, 0u);
+  EXPECT_EQ(c.available().value(), 0u);
+  EXPECT_EQ(p.stage(stream_bytes(100, 12)).value(), 8u);  // staged again over the same space
+  p.commit(3);
+  EXPECT_EQ(r.prod, 3u);
+  std::vector<std::byte> out(8);
+  EXPECT_EQ(c.read(out).value(), 3u);
+  EXPECT_TRUE(std::equal(out.begin(), out.begin() + 3, stream_bytes(100, 3).begin()));
+}
+
 TEST(ByteRing, SpaceAndAvailableAlwaysLoad) {
   test_ring r(16);
   auto p = r.producer();

@@ -79,6 +79,11 @@ class byte_ring_producer : public byte_ring_view {
   result<std::size_t> space() noexcept;
   // Copies as much of `bytes` as fits (possibly 0) and publishes it. Returns the count.
   result<std::size_t> write(std::span<const std::byte> bytes) noexcept;
+  // write() in two steps, for callers that check something between copying and publishing:
+  // stage() copies as much as fits into free space without publishing it (a later stage() copies
+  // over it again); commit(n) publishes the first n staged bytes.
+  result<std::size_t> stage(std::span<const std::byte> bytes) noexcept;
+  void commit(std::size_t staged) noexcept;
 
  private:
   byte_ring_producer(std::uint32_t* own, const std::uint32_t* peer, std::span<std::byte> data) noexcept
