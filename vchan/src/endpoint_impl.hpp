@@ -62,7 +62,11 @@ struct endpoint::impl {
   // --- io.cpp ------------------------------------------------------------------------------------
   // Puts the endpoint in status::failed with `ec` (the first error sticks) and returns it.
   std::error_code fail_with(std::error_code ec) noexcept;
-  // Fast checks before every call: not closed by us, not failed, orders unchanged.
+  // Before every data call, private state only: not closed by us, not failed.
+  std::error_code quick_check() const noexcept;
+  // The orders in the control page still match ours; failed if not.
+  std::error_code check_orders() noexcept;
+  // quick_check() and check_orders(): for the calls off the data path.
   std::error_code precheck() noexcept;
   // The peer's live byte (and what we know of its port) as a status; failed on a bad value.
   status live_status() noexcept;
@@ -73,13 +77,20 @@ struct endpoint::impl {
   result<void> attach(std::span<std::byte> read_ring, std::span<std::byte> write_ring) noexcept;
   // After moving bytes (`bit`: notify_read after a read, notify_write after a write): signals the
   // peer if it asked. Full fence first: our index store must be visible before we look at its bit.
-  void after_transfer(std::uint8_t bit) noexcept;
+  // Then checks the orders; returns the endpoint's error if it failed.
+  std::error_code after_transfer(std::uint8_t bit) noexcept;
   // Spins (pause, and a yield now and then so a peer on the same CPU can run); false once the
   // budget is spent.
   bool spin(unsigned& spins) const noexcept;
   // Blocks on the event channel until `deadline`; timed_out after it.
   result<void> sleep(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
   std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept;
+  // A call's deadline, computed on first use: calls that never sleep never read the clock.
+  struct lazy_deadline {
+    std::optional<std::chrono::steady_clock::time_point> get(const impl& m) noexcept;
+    std::optional<std::chrono::steady_clock::time_point> at;
+    bool known = false;
+  };
 };
 
 }  // namespace xenwire::vchan

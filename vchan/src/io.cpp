@@ -1,6 +1,12 @@
 // The data path: libxenvchan's read/write/recv/send (tools/libs/vchan/io.c) over vchan_wire::stream,
 // plus the checks libxenvchan lacks. Blocking calls spin on the ring briefly, then ask the peer for a
 // signal (notify bit), look once more and sleep on the event channel.
+//
+// Every index, order, live and notify byte of a channel sits in one cache line of the control page
+// that both sides write on every call, so the data path touches it as few times as it can: the
+// peer's index only when the cached one falls short (byte_ring), the rest right after our own
+// index store has brought the line here (after_transfer; a write checks the peer's live byte
+// between copying and publishing).
 #include <poll.h>
 
 #include <algorithm>
@@ -42,9 +48,18 @@ std::error_code endpoint::impl::fail_with(std::error_code ec) noexcept {
   return err;
 }
 
-std::error_code endpoint::impl::precheck() noexcept {
+std::error_code endpoint::impl::quick_check() const noexcept {
   if (st == status::failed) return err;
   if (shut) return make_error_code(errc::peer_closed);
+  return {};
+}
+
+std::error_code endpoint::impl::precheck() noexcept {
+  if (auto ec = quick_check()) return ec;
+  return check_orders();
+}
+
+std::error_code endpoint::impl::check_orders() noexcept {
   // Our copies of the orders decide sizes and placement; a peer rewriting them is hostile (a real
   // libxenvchan peer never does). Relaxed: a value, not a publication.
   const auto left = shm::load_relaxed(shm::field<std::uint16_t>(page, offsetof(interface, left_order)));
@@ -133,6 +148,14 @@ std::optional<clock_type::time_point> endpoint::impl::deadline() const noexcept 
   return clock_type::now() + io.timeout;
 }
 
+std::optional<clock_type::time_point> endpoint::impl::lazy_deadline::get(const impl& m) noexcept {
+  if (!known) {
+    at = m.deadline();
+    known = true;
+  }
+  return at;
+}
+
 result<void> endpoint::impl::sleep(std::optional<clock_type::time_point> until) noexcept {
   // Before sleeping: the slow checks (a peer whose port went away would never wake us).
   refresh();
@@ -154,12 +177,16 @@ result<void> endpoint::impl::sleep(std::optional<clock_type::time_point> until) 
 
 // --- data path ------------------------------------------------------------------------------------
 
-void endpoint::impl::after_transfer(std::uint8_t bit) noexcept {
+std::error_code endpoint::impl::after_transfer(std::uint8_t bit) noexcept {
   // Pairs with the fence in the peer's request_notify(): either we see its bit here, or it sees
   // our new index when it looks again after setting the bit (store-then-load on both sides).
   shm::full_fence();
   // Relaxed peek, ordered by the fence above; the clearing RMW only when the peer asked.
   if ((shm::load_relaxed(own_notify) & bit) != 0 && s->take_notify_request(bit)) signal_peer();
+  // The orders share the cache line our index store just took: checking them here costs no
+  // transfer, where checking before the copy would fetch the line once more.
+  if (auto ec = check_orders()) return ec;
+  return st == status::failed ? err : std::error_code{};
 }
 
 bool endpoint::impl::spin(unsigned& spins) const noexcept {
@@ -179,21 +206,22 @@ bool endpoint::impl::spin(unsigned& spins) const noexcept {
 result<std::size_t> endpoint::read(std::span<std::byte> out) {
   if (!impl_) return fail(errc::invalid_argument);
   impl& m = *impl_;
-  if (auto ec = m.precheck()) return fail(ec);
+  // The fast path reads no control byte before the copy (see after_transfer).
+  if (auto ec = m.quick_check()) return fail(ec);
   if (out.empty()) return std::size_t{0};
-  const auto until = m.deadline();
+  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
   unsigned spins = 0;
   for (;;) {
     auto n = m.rd->read(out);
     if (!n) return fail(m.fail_with(n.error()));
     if (*n > 0) {
-      m.after_transfer(vchan_wire::notify_read);
+      if (auto ec = m.after_transfer(vchan_wire::notify_read)) return fail(ec);
       // Non-blocking callers return to their loop: as libxenvchan, a short read asks for a signal
       // on the next write so the fd wakes them.
       if (m.io.mode == io_mode::non_blocking && *n < out.size()) m.s->request_notify(vchan_wire::notify_write);
-      if (m.st == status::failed) return fail(m.err);
       return *n;
     }
+    if (auto ec = m.check_orders()) return fail(ec);
     const status st = m.live_status();
     if (st == status::failed) return fail(m.err);
     if (st == status::closed) {
@@ -213,7 +241,7 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
     if (!ready) return fail(m.fail_with(ready.error()));
     if (*ready > 0) continue;
     if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-    if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+    if (auto ok = m.sleep(until.get(m)); !ok) return fail(ok.error());
     spins = 0;
   }
 }
@@ -221,24 +249,27 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
 result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
   if (!impl_) return fail(errc::invalid_argument);
   impl& m = *impl_;
-  if (auto ec = m.precheck()) return fail(ec);
+  if (auto ec = m.quick_check()) return fail(ec);
   if (bytes.empty()) return std::size_t{0};
-  const auto until = m.deadline();
+  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
   std::size_t done = 0;
   unsigned spins = 0;
   const write_guard guard(m);
   for (;;) {
+    auto n = m.wr->stage(bytes.subspan(done));
+    if (!n) return fail(m.fail_with(n.error()));
+    // The peer's live byte after the copy, right before publishing: one fetch of the control line
+    // then serves this check, our index store and the notify check. Bytes staged for a peer seen
+    // closed are never published.
     const status st = m.live_status();
     if (st == status::failed) return fail(m.err);
     if (st == status::closed) {
       if (done > 0) return done;
       return fail(errc::peer_closed);
     }
-    auto n = m.wr->write(bytes.subspan(done));
-    if (!n) return fail(m.fail_with(n.error()));
     if (*n > 0) {
-      m.after_transfer(vchan_wire::notify_write);
-      if (m.st == status::failed) return fail(m.err);
+      m.wr->commit(*n);
+      if (auto ec = m.after_transfer(vchan_wire::notify_write)) return fail(ec);
       done += *n;
       if (done == bytes.size()) return done;
       if (m.io.mode == io_mode::non_blocking) {
@@ -248,6 +279,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
       spins = 0;
       continue;
     }
+    if (auto ec = m.check_orders()) return fail(ec);
     if (m.spin(spins)) continue;
     // Ask for a signal when the peer reads, then look again.
     m.s->request_notify(vchan_wire::notify_read);
@@ -258,7 +290,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
       if (done > 0) return done;
       return fail(errc::would_block);
     }
-    if (auto ok = m.sleep(until); !ok) {
+    if (auto ok = m.sleep(until.get(m)); !ok) {
       if (done > 0 && ok.error() == errc::timed_out) return done;
       return fail(ok.error());
     }
@@ -269,10 +301,10 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
 result<void> endpoint::recv(std::span<std::byte> out) {
   if (!impl_) return fail(errc::invalid_argument);
   impl& m = *impl_;
-  if (auto ec = m.precheck()) return fail(ec);
+  if (auto ec = m.quick_check()) return fail(ec);
   if (out.size() > read_ring_size()) return fail(errc::invalid_argument);
   if (out.empty()) return {};
-  const auto until = m.deadline();
+  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
   unsigned spins = 0;
   for (;;) {
     auto ready = m.rd->available();
@@ -282,10 +314,10 @@ result<void> endpoint::recv(std::span<std::byte> out) {
       if (!n) return fail(m.fail_with(n.error()));
       // Data ready only grows while we do not consume: less than we saw means a lying peer.
       if (*n != out.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
-      m.after_transfer(vchan_wire::notify_read);
-      if (m.st == status::failed) return fail(m.err);
+      if (auto ec = m.after_transfer(vchan_wire::notify_read)) return fail(ec);
       return {};
     }
+    if (auto ec = m.check_orders()) return fail(ec);
     const status st = m.live_status();
     if (st == status::failed) return fail(m.err);
     if (st == status::closed) {
@@ -304,7 +336,7 @@ result<void> endpoint::recv(std::span<std::byte> out) {
     if (!ready) return fail(m.fail_with(ready.error()));
     if (*ready >= out.size()) continue;
     if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-    if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+    if (auto ok = m.sleep(until.get(m)); !ok) return fail(ok.error());
     spins = 0;
   }
 }
@@ -315,7 +347,7 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
   if (auto ec = m.precheck()) return fail(ec);
   if (bytes.size() > write_ring_size()) return fail(errc::invalid_argument);
   if (bytes.empty()) return {};
-  const auto until = m.deadline();
+  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
   unsigned spins = 0;
   const write_guard guard(m);
   for (;;) {
@@ -329,8 +361,7 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
       if (!n) return fail(m.fail_with(n.error()));
       // Space only grows while we do not produce: less than we saw means a lying peer.
       if (*n != bytes.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
-      m.after_transfer(vchan_wire::notify_write);
-      if (m.st == status::failed) return fail(m.err);
+      if (auto ec = m.after_transfer(vchan_wire::notify_write)) return fail(ec);
       return {};
     }
     if (m.spin(spins)) continue;
@@ -339,7 +370,7 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
     if (!space) return fail(m.fail_with(space.error()));
     if (*space >= bytes.size()) continue;
     if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-    if (auto ok = m.sleep(until); !ok) return fail(ok.error());
+    if (auto ok = m.sleep(until.get(m)); !ok) return fail(ok.error());
     spins = 0;
   }
 }
