@@ -3,7 +3,8 @@
 // printed as a ratio to memcpy of the same chunks measured in the same run; latency as the median
 // round trip of a 64-byte packet ping-pong.
 //
-// Usage: bench_vchan_throughput [MiB per run = 64] [runs = 5] [spin = 2000]
+// Usage: bench_vchan_throughput [MiB per run = 64] [runs = 5] [spin = 2000] [ring KiB] [chunk]
+// (the last two, when given, run only that ring/chunk case and skip the latency lines)
 // Pin with `taskset -c 0` (both threads on one CPU) or leave unpinned; say which when quoting.
 #include <algorithm>
 #include <atomic>
@@ -29,6 +30,7 @@ using bench::die;
 using bench::median;
 using bench::memcpy_rate;
 using bench::must;
+using bench::spsc_rate;
 
 struct pair_of_endpoints {
   pair_of_endpoints(std::size_t read_min, std::size_t write_min, unsigned spin) {
@@ -94,6 +96,8 @@ int main(int argc, char** argv) {
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
   const unsigned spin = argc > 3 ? static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)) : 2000;
   const std::size_t total = mib << 20;
+  const std::size_t only_ring = argc > 4 ? std::strtoul(argv[4], nullptr, 10) << 10 : 0;
+  const std::size_t only_chunk = argc > 5 ? std::strtoul(argv[5], nullptr, 10) : 0;
 
   struct ring_case {
     const char* name;
@@ -108,25 +112,33 @@ int main(int argc, char** argv) {
   const std::size_t chunks[] = {64, 256, 1024, 4096, 16384, 65536};
 
   std::printf("vchan stream client -> server, %zu MiB per run, median of %d, spin %u\n", mib, runs, spin);
-  std::printf("%-14s %7s %12s %12s %8s\n", "ring", "chunk", "vchan MB/s", "memcpy MB/s", "ratio");
+  std::printf("ratio: vchan / memcpy of the same chunks; of-spsc: vchan / a bare two-thread ring\n");
+  std::printf("%-14s %7s %12s %12s %10s %8s %8s\n", "ring", "chunk", "vchan MB/s", "memcpy MB/s", "spsc MB/s",
+              "ratio", "of-spsc");
   for (const auto& rc : rings) {
+    if (only_ring != 0 && rc.read_min != only_ring) continue;
     pair_of_endpoints p(rc.read_min, rc.write_min, spin);
     const std::size_t ring = p.cli->write_ring_size();
     for (std::size_t chunk : chunks) {
+      if (only_chunk != 0 && chunk != only_chunk) continue;
       // Small rings move small chunks slowly: fewer bytes keep the run short.
       const std::size_t bytes = ring < 4096 ? total / 16 : total;
-      std::vector<double> ratios, rates, copies;
+      std::vector<double> ratios, of_spsc, rates, copies, bare;
       for (int r = 0; r < runs; ++r) {
         const double m = memcpy_rate(bytes, chunk, ring);
+        const double b = spsc_rate(bytes, chunk, ring);
         const double v = stream_rate(*p.cli, *p.srv, bytes, chunk);
         rates.push_back(v);
         copies.push_back(m);
+        bare.push_back(b);
         ratios.push_back(v / m);
+        of_spsc.push_back(v / b);
       }
-      std::printf("%-14s %7zu %12.0f %12.0f %8.4f\n", rc.name, chunk, median(rates) / 1e6, median(copies) / 1e6,
-                  median(ratios));
+      std::printf("%-14s %7zu %12.0f %12.0f %10.0f %8.4f %8.3f\n", rc.name, chunk, median(rates) / 1e6,
+                  median(copies) / 1e6, median(bare) / 1e6, median(ratios), median(of_spsc));
     }
   }
+  if (only_ring != 0) return 0;
   for (unsigned s : {spin, 0u}) {
     pair_of_endpoints p(1024, 2048, s);
     std::printf("round trip, 64-byte packets, spin %u: %.2f us (median of 20000)\n", s,
