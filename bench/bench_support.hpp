@@ -76,18 +76,19 @@ inline double spsc_rate(std::size_t total, std::size_t chunk, std::size_t ring) 
 #endif
     }
   };
+  // Stream semantics, as vchan's read()/write(): each call moves what it can of its chunk.
   std::thread reader([&] {
     std::vector<std::byte> out(chunk);
     std::uint64_t c = 0, seen = 0;
     while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with the release below
     while (c < total) {
-      const std::uint64_t want = std::min<std::uint64_t>(chunk, total - c);
       // Acquire: pairs with the writer's release of prod (the bytes before it are written).
-      for (unsigned rounds = 0; seen - c < want; pause(rounds)) seen = prod.v.load(std::memory_order_acquire);
-      const std::size_t at = c % ring, first = std::min<std::size_t>(want, ring - at);
+      for (unsigned rounds = 0; seen == c; pause(rounds)) seen = prod.v.load(std::memory_order_acquire);
+      const std::size_t n = std::min<std::uint64_t>(chunk, seen - c);
+      const std::size_t at = c % ring, first = std::min<std::size_t>(n, ring - at);
       std::memcpy(out.data(), data.data() + at, first);
-      std::memcpy(out.data() + first, data.data(), want - first);
-      c += want;
+      std::memcpy(out.data() + first, data.data(), n - first);
+      c += n;
       cons.v.store(c, std::memory_order_release);  // pairs with the writer's acquire of cons
     }
   });
@@ -96,9 +97,9 @@ inline double spsc_rate(std::size_t total, std::size_t chunk, std::size_t ring) 
   go.store(true, std::memory_order_release);
   std::uint64_t p = 0, freed = 0;
   while (p < total) {
-    const std::uint64_t n = std::min<std::uint64_t>(chunk, total - p);
     // Acquire: pairs with the reader's release of cons (it finished copying those bytes out).
-    for (unsigned rounds = 0; ring - (p - freed) < n; pause(rounds)) freed = cons.v.load(std::memory_order_acquire);
+    for (unsigned rounds = 0; p - freed == ring; pause(rounds)) freed = cons.v.load(std::memory_order_acquire);
+    const std::size_t n = std::min<std::uint64_t>({chunk, total - p, ring - (p - freed)});
     const std::size_t at = p % ring, first = std::min<std::size_t>(n, ring - at);
     std::memcpy(data.data() + at, in.data(), first);
     std::memcpy(data.data(), in.data() + first, n - first);
