@@ -1,6 +1,7 @@
 // The client against xenwire's daemon over a Unix socket: every call, errors, watches,
 // transactions, directory parts, dom0 operations.
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -148,6 +149,22 @@ TEST_F(ClientSocket, TransactionRunnerRetriesOnConflict) {
   });
   EXPECT_TRUE(bad.error().is(xs::xs_error::enoent));
   EXPECT_EQ(runs, 1);
+}
+
+// An event loop waits on the watch's fd instead of a thread blocking in next().
+TEST_F(ClientSocket, WatchFdWakesAPollLoop) {
+  auto c = fx.connect();
+  auto w = c.add_watch("/pf").value();
+  ASSERT_GE(w.fd(), 0);
+  pollfd p{w.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);  // the registration event
+  EXPECT_EQ(w.try_next().value().path, "/pf");
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+  ASSERT_TRUE(c.write("/pf/x", "1"));
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);
+  EXPECT_EQ(w.try_next().value().path, "/pf/x");
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+  EXPECT_EQ(xs::watch{}.fd(), -1);
 }
 
 TEST_F(ClientSocket, WatchFiresAndUnwatchToleratesGone) {

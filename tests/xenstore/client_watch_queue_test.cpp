@@ -1,5 +1,6 @@
 // A watch's bounded queue on its own (no daemon): order, overflow markers, limits (XSA-349).
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <rapidcheck/gtest.h>
 
 #include "../../xenstore/src/client/client_core.hpp"
@@ -50,6 +51,27 @@ TEST(WatchQueue, EndedQueueDrainsThenFails) {
   EXPECT_TRUE(w.next(10ms).error().is(xenwire::errc::peer_closed));
 }
 
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+TEST(WatchQueue, FdIsReadableExactlyWhileSomethingWaits) {
+  xs::detail::watch_state w("/a", "t", std::nullopt, 1);
+  ASSERT_GE(w.ready_fd, 0);
+  EXPECT_FALSE(readable(w.ready_fd));
+  w.push("/a/1");
+  w.push("/a/2");  // over the limit: counted for a marker
+  EXPECT_TRUE(readable(w.ready_fd));
+  EXPECT_EQ(w.try_next().value().path, "/a/1");
+  EXPECT_TRUE(readable(w.ready_fd));  // the pending marker
+  EXPECT_TRUE(w.try_next().value().overflow());
+  EXPECT_FALSE(readable(w.ready_fd));
+  EXPECT_FALSE(w.try_next());
+  w.end(xenwire::make_error_code(xenwire::errc::peer_closed));
+  EXPECT_TRUE(readable(w.ready_fd));  // next() would return the end at once
+}
+
 // Whatever the limit and the interleaving of pushes and pops: the queue never holds more than the
 // limit, and every pushed event is either delivered (in order) or counted by a marker.
 RC_GTEST_PROP(WatchQueue, EveryEventDeliveredOrCounted, ()) {
@@ -76,6 +98,7 @@ RC_GTEST_PROP(WatchQueue, EveryEventDeliveredOrCounted, ()) {
     }
     std::lock_guard lk(w.mu);
     RC_ASSERT(w.queue.size() <= limit);
+    RC_ASSERT(readable(w.ready_fd) == (!w.queue.empty() || w.unreported_drops > 0));
   }
   while (auto e = w.try_next()) take(*e);
   RC_ASSERT(delivered + dropped == pushed);

@@ -17,8 +17,10 @@
 namespace xenwire::xenstore::detail {
 
 struct watch_state {
-  watch_state(std::string p, std::string t, std::optional<std::uint32_t> d, std::size_t lim)
-      : path(std::move(p)), token(std::move(t)), depth(d), limit(lim == 0 ? 1 : lim) {}
+  watch_state(std::string p, std::string t, std::optional<std::uint32_t> d, std::size_t lim);
+  ~watch_state();
+  watch_state(const watch_state&) = delete;
+  watch_state& operator=(const watch_state&) = delete;
 
   const std::string path, token;
   const std::optional<std::uint32_t> depth;
@@ -29,6 +31,10 @@ struct watch_state {
   std::deque<watch_event> queue;    // at most `limit` entries
   std::uint64_t unreported_drops = 0;  // dropped after the queue's last entry
   std::optional<client_error> ended;  // the connection's error, or invalid_argument once removed
+  // An eventfd whose counter is non-zero exactly while next() would not block (an entry, a pending
+  // marker or the end): level-triggered for the watcher's poll loop. -1 if none could be made.
+  const int ready_fd;
+  bool fd_raised = false;
 
   // Reader thread: never blocks on the watcher.
   void push(std::string_view event_path);
@@ -38,6 +44,9 @@ struct watch_state {
 
  private:
   std::optional<watch_event> pop_locked();
+  void push_locked(std::string_view event_path);
+  // Brings ready_fd in line with the queue; called with `mu` held after every change.
+  void sync_fd_locked() noexcept;
 };
 
 class client_core {

@@ -1,14 +1,45 @@
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdint>
 
 #include "client_core.hpp"
 
 namespace xenwire::xenstore {
 namespace detail {
 
+watch_state::watch_state(std::string p, std::string t, std::optional<std::uint32_t> d, std::size_t lim)
+    : path(std::move(p)),
+      token(std::move(t)),
+      depth(d),
+      limit(lim == 0 ? 1 : lim),
+      ready_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+watch_state::~watch_state() {
+  if (ready_fd >= 0) ::close(ready_fd);
+}
+
+void watch_state::sync_fd_locked() noexcept {
+  if (ready_fd < 0) return;
+  const bool ready = !queue.empty() || unreported_drops > 0 || ended.has_value();
+  if (ready == fd_raised) return;
+  std::uint64_t v = 1;
+  // Non-blocking either way: raising adds 1 to a counter we keep at 0 or 1; lowering reads it back
+  // to 0 (it is 1, so the read cannot fail with EAGAIN).
+  const ssize_t n = ready ? ::write(ready_fd, &v, sizeof v) : ::read(ready_fd, &v, sizeof v);
+  if (n == static_cast<ssize_t>(sizeof v)) fd_raised = ready;
+}
+
 // Bounded queue with in-order overflow markers: when full, events are counted instead of queued;
 // the count becomes a marker entry as soon as there is room (or is reported once the queue drains).
 void watch_state::push(std::string_view event_path) {
   std::lock_guard lk(mu);
+  push_locked(event_path);
+  sync_fd_locked();
+}
+
+void watch_state::push_locked(std::string_view event_path) {
   if (ended) return;
   if (queue.size() >= limit) {
     if (!queue.empty() && queue.back().overflow()) {
@@ -34,21 +65,21 @@ void watch_state::push(std::string_view event_path) {
 void watch_state::end(client_error why) {
   std::lock_guard lk(mu);
   if (!ended) ended = why;
+  sync_fd_locked();
   cv.notify_all();
 }
 
 std::optional<watch_event> watch_state::pop_locked() {
+  std::optional<watch_event> e;
   if (!queue.empty()) {
-    watch_event e = std::move(queue.front());
+    e = std::move(queue.front());
     queue.pop_front();
-    return e;
-  }
-  if (unreported_drops > 0) {
-    watch_event marker{{}, unreported_drops};
+  } else if (unreported_drops > 0) {
+    e = watch_event{{}, unreported_drops};
     unreported_drops = 0;
-    return marker;
   }
-  return std::nullopt;
+  if (e) sync_fd_locked();
+  return e;
 }
 
 client_result<watch_event> watch_state::next(std::chrono::milliseconds timeout) {
@@ -112,6 +143,8 @@ std::optional<watch_event> watch::try_next() {
   if (!state_) return std::nullopt;
   return state_->try_next();
 }
+
+int watch::fd() const noexcept { return state_ ? state_->ready_fd : -1; }
 
 std::size_t watch::queued() const noexcept {
   if (!state_) return 0;

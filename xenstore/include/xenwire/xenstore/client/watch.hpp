@@ -52,6 +52,10 @@ class watch {
   std::optional<watch_event> try_next();
   // Entries held (events and markers); never more than the queue's limit.
   std::size_t queued() const noexcept;
+  // A descriptor for poll()/epoll that is readable exactly while next() would not block (an event,
+  // a marker or the connection's end waits); level-triggered, never read it yourself. Valid for the
+  // handle's life. -1 on an empty handle, or if no eventfd could be created (then poll try_next()).
+  int fd() const noexcept;
 
   // Unregisters now (the server's answer is awaited). ENOENT from the server (watch already gone,
   // e.g. after a reconnect or RESET_WATCHES) and a closed connection count as success.
