@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "vchan_test_support.hpp"
 #include "xenwire/vchan/event_loop.hpp"
@@ -343,6 +344,32 @@ TEST(VchanEndpoint, PollSetDrivesManyVchans) {
   }
   for (int i = 0; i < n; ++i) EXPECT_EQ(received[static_cast<std::size_t>(i)], 200u * static_cast<std::size_t>(i + 1)) << i;
   for (auto& s : servers) ASSERT_TRUE(loop.remove(s));
+}
+
+TEST(VchanPollSet, PlainFdsShareTheLoop) {
+  auto loop = poll_set::create().value();
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  int calls = 0;
+  ASSERT_TRUE(loop.add_fd(fds[0], [&] {
+    char c;
+    EXPECT_EQ(::read(fds[0], &c, 1), 1);  // level-triggered: the handler consumes
+    ++calls;
+  }));
+  EXPECT_EQ(loop.add_fd(fds[0], [] {}).error(), errc::invalid_argument);  // once per fd
+  EXPECT_EQ(loop.add_fd(-1, [] {}).error(), errc::invalid_argument);
+  EXPECT_EQ(loop.size(), 1u);
+  EXPECT_EQ(loop.run_once(0ms).value(), 0u);
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  EXPECT_EQ(loop.run_once(1000ms).value(), 1u);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(loop.run_once(0ms).value(), 0u);
+  ASSERT_TRUE(loop.remove_fd(fds[0]));
+  EXPECT_EQ(loop.remove_fd(fds[0]).error(), errc::invalid_argument);
+  ASSERT_EQ(::write(fds[1], "y", 1), 1);
+  EXPECT_EQ(loop.run_once(0ms).value(), 0u);  // removed: not watched any more
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 }  // namespace

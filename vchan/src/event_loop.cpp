@@ -18,12 +18,15 @@ result<poll_set> poll_set::create() {
   return poll_set(fd);
 }
 
-poll_set::poll_set(poll_set&& o) noexcept : epfd_(o.epfd_), entries_(std::move(o.entries_)) { o.epfd_ = -1; }
+poll_set::poll_set(poll_set&& o) noexcept : epfd_(o.epfd_), entries_(std::move(o.entries_)), fds_(std::move(o.fds_)) {
+  o.epfd_ = -1;
+}
 poll_set& poll_set::operator=(poll_set&& o) noexcept {
   if (this != &o) {
     if (epfd_ >= 0) ::close(epfd_);
     epfd_ = o.epfd_;
     entries_ = std::move(o.entries_);
+    fds_ = std::move(o.fds_);
     o.epfd_ = -1;
   }
   return *this;
@@ -34,7 +37,7 @@ poll_set::~poll_set() {
 
 result<void> poll_set::add(endpoint& ep, handler h) {
   if (ep.fd() < 0 || entries_.contains(&ep)) return fail(errc::invalid_argument);
-  auto e = std::make_unique<entry>(entry{&ep, std::move(h)});
+  auto e = std::make_unique<entry>(entry{&ep, std::move(h), {}});
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = e.get();
@@ -52,6 +55,25 @@ result<void> poll_set::remove(endpoint& ep) {
   return {};
 }
 
+result<void> poll_set::add_fd(int fd, std::function<void()> h) {
+  if (fd < 0 || !h || fds_.contains(fd)) return fail(errc::invalid_argument);
+  auto e = std::make_unique<entry>(entry{nullptr, {}, std::move(h)});
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = e.get();
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return fail(last_errno());
+  fds_.emplace(fd, std::move(e));
+  return {};
+}
+
+result<void> poll_set::remove_fd(int fd) {
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return fail(errc::invalid_argument);
+  (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  fds_.erase(it);
+  return {};
+}
+
 result<std::size_t> poll_set::run_once(std::chrono::milliseconds timeout) {
   std::array<epoll_event, 64> evs{};
   const int n = ::epoll_wait(epfd_, evs.data(), static_cast<int>(evs.size()), static_cast<int>(timeout.count()));
@@ -62,6 +84,11 @@ result<std::size_t> poll_set::run_once(std::chrono::milliseconds timeout) {
   std::size_t handled = 0;
   for (int i = 0; i < n; ++i) {
     auto* e = static_cast<entry*>(evs[static_cast<std::size_t>(i)].data.ptr);
+    if (e->ep == nullptr) {
+      e->on_fd();
+      ++handled;
+      continue;
+    }
     auto st = e->ep->handle_events();
     e->h(*e->ep, st ? *st : status::failed);
     ++handled;

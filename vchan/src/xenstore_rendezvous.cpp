@@ -50,7 +50,7 @@ class xenstore_wait final : public key_wait {
  public:
   xenstore_wait(xenstore::client& c, xenstore::watch w, std::string path)
       : client_(&c), watch_(std::move(w)), path_(std::move(path)) {}
-  int fd() const noexcept override { return -1; }
+  int fd() const noexcept override { return watch_.fd(); }
   result<std::optional<keys>> poll() override {
     bool changed = false;
     while (auto ev = watch_.try_next()) changed = true;  // overflow markers count as changes too

@@ -32,7 +32,12 @@ class poll_set {
 
   result<void> add(endpoint& ep, handler h);
   result<void> remove(endpoint& ep);
-  std::size_t size() const noexcept { return entries_.size(); }
+  // Any other descriptor in the same loop (a Xenstore watch's fd(), a socket, a timerfd): `h` runs
+  // when it is readable. Level-triggered: `h` (or the caller after run_once) must consume what made
+  // it readable. remove_fd() before closing it.
+  result<void> add_fd(int fd, std::function<void()> h);
+  result<void> remove_fd(int fd);
+  std::size_t size() const noexcept { return entries_.size() + fds_.size(); }
   // The epoll fd itself, to nest this set in a bigger loop.
   int fd() const noexcept { return epfd_; }
 
@@ -42,12 +47,14 @@ class poll_set {
 
  private:
   struct entry {
-    endpoint* ep;
+    endpoint* ep;  // null for a plain fd
     handler h;
+    std::function<void()> on_fd;
   };
   explicit poll_set(int epfd) noexcept : epfd_(epfd) {}
   int epfd_ = -1;
   std::map<endpoint*, std::unique_ptr<entry>> entries_;
+  std::map<int, std::unique_ptr<entry>> fds_;
 };
 
 }  // namespace xenwire::vchan

@@ -18,8 +18,8 @@ class xenstore_rendezvous final : public rendezvous {
   result<void> publish(std::string_view path, domid_t server, domid_t client, const keys& k) override;
   result<std::optional<keys>> read(std::string_view path) override;
   result<void> remove(std::string_view path) override;
-  // The client's watches have no fd: the wait's fd() is -1 and poll() drains the watch's queue
-  // without blocking, reading the keys only after an event. EACCES counts as "not there yet" in a
+  // The wait's fd() is its Xenstore watch's fd (readable while events wait); poll() drains the
+  // watch's queue without blocking, reading the keys only after an event. EACCES counts as "not there yet" in a
   // wait (a missing node under the server's unreadable home reads as EACCES), but not in read().
   result<std::unique_ptr<key_wait>> wait_for_keys(std::string_view path) override;
 
