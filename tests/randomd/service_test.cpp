@@ -34,6 +34,23 @@ TEST_F(randomd_host, GuestFetchesEntropy) {
   finish(guests);
 }
 
+// Nothing waits for the loop's tick: with a one-minute watch_poll, discovery (the guest's request
+// node), the vchan traffic and stop() all wake randomd through its poll_set.
+TEST_F(randomd_host, WatchEventsAndStopWakeTheLoopWithoutATick) {
+  server_config cfg;
+  cfg.watch_poll = std::chrono::minutes(1);
+  start(cfg);
+  std::vector<std::unique_ptr<testbed::guest_domain>> guests;
+  guests.push_back(guest(1));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto a = fetch_entropy(guests[0]->xs, *guests[0]->transport, 64, 5s);
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  const auto t1 = std::chrono::steady_clock::now();
+  finish(guests);  // stops randomd: must not wait for the minute
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 10s);
+}
+
 TEST_F(randomd_host, LargeFetchIsChunkedAndStreamsThroughSmallRings) {
   start(budget(1 << 20, 1 << 16, 8192));
   std::vector<std::unique_ptr<testbed::guest_domain>> guests;

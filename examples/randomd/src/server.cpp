@@ -1,5 +1,8 @@
 #include "xenwire/randomd/server.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -43,17 +46,32 @@ struct server::impl {
   xenstore::watch introduce_watch, release_watch;
   std::map<domid_t, std::unique_ptr<session>> sessions;
   std::atomic<bool> stopping{false};
+  int stop_fd = -1;  // an eventfd in `poll`: stop() wakes a sleeping loop through it
   std::atomic<std::size_t> serving{0};  // sessions with a server: read from other threads
   counters n;
 
   impl(transport& tr, xenstore::client& c, server_config config, vchan::poll_set p)
       : t(&tr), xs(&c), cfg(std::move(config)), self(tr.self()), poll(std::move(p)) {}
+  ~impl() {
+    if (stop_fd >= 0) ::close(stop_fd);
+  }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
 
   void event(domid_t d, std::string_view what) const {
     if (cfg.on_event) cfg.on_event(d, what);
   }
 
   // --- discovery ------------------------------------------------------------------------------------
+
+  // A watch's events wake the loop at once; drain_watches() consumes them after each wake-up. A
+  // watch without an fd is still drained every `watch_poll`.
+  void wake_on(const xenstore::watch& w) {
+    if (w.fd() >= 0) (void)poll.add_fd(w.fd(), [] {});
+  }
+  void stop_waking_on(const xenstore::watch& w) {
+    if (w.fd() >= 0) (void)poll.remove_fd(w.fd());
+  }
 
   // New introduced domains: start watching their request node.
   void scan_domains() {
@@ -70,7 +88,9 @@ struct server::impl {
       }
       auto w = xs->add_watch(request_path(*d));
       if (!w) continue;
-      sessions.emplace(*d, std::make_unique<session>(*d, std::move(*w), cfg.limit, token_bucket::clock::now()));
+      auto& s = *sessions.emplace(*d, std::make_unique<session>(*d, std::move(*w), cfg.limit, token_bucket::clock::now()))
+                     .first->second;
+      wake_on(s.request_watch);
       n.guests_seen++;
       prepare_keys_dir(*d);
     }
@@ -175,6 +195,7 @@ struct server::impl {
 
   void end_session(session& s) {
     close_server(s);
+    stop_waking_on(s.request_watch);
     (void)s.request_watch.unwatch();
     (void)xs->rm(keys_dir(s.domid));  // dom0 owns it: nobody else would remove it
   }
@@ -369,8 +390,11 @@ struct server::impl {
   }
 
   void shutdown() {
+    if (stop_fd >= 0) (void)poll.remove_fd(stop_fd);
     for (auto& [d, s] : sessions) end_session(*s);
     sessions.clear();
+    stop_waking_on(introduce_watch);
+    stop_waking_on(release_watch);
     (void)introduce_watch.unwatch();
     (void)release_watch.unwatch();
   }
@@ -389,6 +413,10 @@ result<std::unique_ptr<server>> server::create(transport& t, xenstore::client& x
   if (!rel) return fail(vchan::to_error_code(rel.error()));
   m->introduce_watch = std::move(*intro);
   m->release_watch = std::move(*rel);
+  m->wake_on(m->introduce_watch);
+  m->wake_on(m->release_watch);
+  m->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m->stop_fd >= 0) (void)m->poll.add_fd(m->stop_fd, [] {});  // never drained: stopping ends the loop
   // Domains introduced before we started (the watches' initial events would trigger this too).
   m->scan_domains();
   return std::unique_ptr<server>(new server(std::move(m)));
@@ -408,7 +436,13 @@ result<void> server::run() {
 
 result<void> server::step(std::chrono::milliseconds max_wait) { return impl_->step(max_wait); }
 
-void server::stop() noexcept { impl_->stopping.store(true, std::memory_order_relaxed); }
+void server::stop() noexcept {
+  impl_->stopping.store(true, std::memory_order_relaxed);
+  if (impl_->stop_fd >= 0) {
+    const std::uint64_t one = 1;
+    (void)!::write(impl_->stop_fd, &one, sizeof one);
+  }
+}
 
 std::size_t server::serving() const noexcept { return impl_->serving.load(); }
 

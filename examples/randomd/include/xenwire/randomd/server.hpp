@@ -11,8 +11,10 @@
 // a guest's next request only once the previous response is fully written, so a guest that never
 // reads costs one response of memory.
 //
-// xenwire's client watches have no fd, so the loop looks at the watch queues every `watch_poll`
-// (and after each vchan wake-up). Xenstore calls are blocking (the client's timeout applies).
+// The Xenstore watches' fds sit in the same poll_set as the vchans (and an eventfd stop() writes),
+// so a watch event, a vchan signal or stop() wakes the loop at once; `watch_poll` only bounds each
+// sleep, for watches that could get no fd. Xenstore calls are blocking (the client's timeout
+// applies).
 // The library never prints: `on_event` receives one line per notable per-guest event.
 #pragma once
 
