@@ -244,22 +244,27 @@ struct server::impl {
 
   void pump(session& s, vchan::status st) {
     vchan::endpoint& ep = *s.ep;
-    sync_generation(s);
-    note_status(s, st);
     if (st != vchan::status::connected) {
-      // The departed client's leftovers: read and drop them, which also lets the server re-arm.
+      // The departed client's leftovers: read and drop them while the endpoint is still on that
+      // client's channel (closed), which lets it re-arm. Not after: `st` was read before, and by
+      // now the next client may have connected and written its first request into the new ring.
       if (s.has_output()) n.dropped_responses++;
       s.reset_connection();
       std::array<std::byte, 256> sink{};
-      for (;;) {
+      while (ep.state() == vchan::status::closed) {
         auto r = ep.read(sink);
         if (!r) break;
         n.vchan_bytes_in += *r;
       }
-      if (ep.state() == vchan::status::failed) mark_broken(s);
-      sync_generation(s);
-      return;
+      st = ep.state();
+      if (st == vchan::status::failed) {
+        mark_broken(s);
+        return;
+      }
     }
+    sync_generation(s);
+    note_status(s, st);
+    if (st != vchan::status::connected) return;
     unsigned answered = 0;
     for (;;) {
       if (s.has_output()) {
