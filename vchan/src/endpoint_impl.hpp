@@ -79,13 +79,14 @@ struct endpoint::impl {
   // peer if it asked. Full fence first: our index store must be visible before we look at its bit.
   // Then checks the orders; returns the endpoint's error if it failed.
   std::error_code after_transfer(std::uint8_t bit) noexcept;
+  struct lazy_deadline;
   // Spins (pause, and a yield now and then so a peer on the same CPU can run); false once the
-  // budget is spent.
-  bool spin(unsigned& spins) const noexcept;
+  // budget is spent. Starts `until` (blocking mode only).
+  bool spin(unsigned& spins, lazy_deadline& until) const noexcept;
   // Blocks on the event channel until `deadline`; timed_out after it.
   result<void> sleep(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
   std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept;
-  // A call's deadline, computed on first use: calls that never sleep never read the clock.
+  // A call's deadline, computed on first use: calls that never wait never read the clock.
   struct lazy_deadline {
     std::optional<std::chrono::steady_clock::time_point> get(const impl& m) noexcept;
     std::optional<std::chrono::steady_clock::time_point> at;

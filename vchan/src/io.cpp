@@ -189,8 +189,12 @@ std::error_code endpoint::impl::after_transfer(std::uint8_t bit) noexcept {
   return st == status::failed ? err : std::error_code{};
 }
 
-bool endpoint::impl::spin(unsigned& spins) const noexcept {
-  if (io.mode != io_mode::blocking || spins >= io.spin) return false;
+bool endpoint::impl::spin(unsigned& spins, lazy_deadline& until) const noexcept {
+  if (io.mode != io_mode::blocking) return false;
+  // The first time the call cannot progress starts its timeout: the clock read stays off the
+  // fast path without letting spinning stretch the timeout.
+  (void)until.get(*this);
+  if (spins >= io.spin) return false;
   ++spins;
   // A few pauses first (a peer busy on another CPU answers within a few hundred ns), then yield
   // every other round so a peer sharing our CPU runs at once instead of after our whole budget (a
@@ -209,7 +213,7 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
   // The fast path reads no control byte before the copy (see after_transfer).
   if (auto ec = m.quick_check()) return fail(ec);
   if (out.empty()) return std::size_t{0};
-  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
+  impl::lazy_deadline until;  // started by the first spin(): calls that never wait never read the clock
   unsigned spins = 0;
   for (;;) {
     auto n = m.rd->read(out);
@@ -234,7 +238,7 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
       if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
       continue;
     }
-    if (m.spin(spins)) continue;
+    if (m.spin(spins, until)) continue;
     // Ask for a signal on the peer's next write, then look again: no lost wake-up.
     m.s->request_notify(vchan_wire::notify_write);
     auto ready = m.rd->available();
@@ -251,7 +255,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
   impl& m = *impl_;
   if (auto ec = m.quick_check()) return fail(ec);
   if (bytes.empty()) return std::size_t{0};
-  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
+  impl::lazy_deadline until;  // started by the first spin(): calls that never wait never read the clock
   std::size_t done = 0;
   unsigned spins = 0;
   const write_guard guard(m);
@@ -280,7 +284,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
       continue;
     }
     if (auto ec = m.check_orders()) return fail(ec);
-    if (m.spin(spins)) continue;
+    if (m.spin(spins, until)) continue;
     // Ask for a signal when the peer reads, then look again.
     m.s->request_notify(vchan_wire::notify_read);
     auto space = m.wr->space();
@@ -304,7 +308,7 @@ result<void> endpoint::recv(std::span<std::byte> out) {
   if (auto ec = m.quick_check()) return fail(ec);
   if (out.size() > read_ring_size()) return fail(errc::invalid_argument);
   if (out.empty()) return {};
-  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
+  impl::lazy_deadline until;  // started by the first spin(): calls that never wait never read the clock
   unsigned spins = 0;
   for (;;) {
     auto ready = m.rd->available();
@@ -330,7 +334,7 @@ result<void> endpoint::recv(std::span<std::byte> out) {
       if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
       continue;
     }
-    if (m.spin(spins)) continue;
+    if (m.spin(spins, until)) continue;
     m.s->request_notify(vchan_wire::notify_write);
     ready = m.rd->available();
     if (!ready) return fail(m.fail_with(ready.error()));
@@ -347,7 +351,7 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
   if (auto ec = m.precheck()) return fail(ec);
   if (bytes.size() > write_ring_size()) return fail(errc::invalid_argument);
   if (bytes.empty()) return {};
-  impl::lazy_deadline until;  // the clock is read only if the call has to sleep
+  impl::lazy_deadline until;  // started by the first spin(): calls that never wait never read the clock
   unsigned spins = 0;
   const write_guard guard(m);
   for (;;) {
@@ -364,7 +368,7 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
       if (auto ec = m.after_transfer(vchan_wire::notify_write)) return fail(ec);
       return {};
     }
-    if (m.spin(spins)) continue;
+    if (m.spin(spins, until)) continue;
     m.s->request_notify(vchan_wire::notify_read);
     space = m.wr->space();
     if (!space) return fail(m.fail_with(space.error()));
