@@ -92,6 +92,7 @@ result<std::size_t> byte_ring_producer::stage(std::span<const std::byte> bytes) 
   auto free = usable(bytes.size());
   if (!free) return fail(free.error());
   const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(*free, bytes.size()));
+  if (n == 0) return std::size_t{0};  // (an empty span may have a null data(): no memcpy then)
   const std::uint32_t at = own_index_ & (size_ - 1);
   const std::uint32_t first = std::min(n, size_ - at);
   std::memcpy(data_ + at, bytes.data(), first);
