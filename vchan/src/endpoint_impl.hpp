@@ -83,6 +83,11 @@ struct endpoint::impl {
   // Spins (pause, and a yield now and then so a peer on the same CPU can run); false once the
   // budget is spent. Starts `until` (blocking mode only).
   bool spin(unsigned& spins, lazy_deadline& until) const noexcept;
+  // The spin budget is spent with no progress: asks the peer to signal `bit` (notify_write: we
+  // wait for `need` bytes of data; notify_read: for `need` bytes of space), looks once more so no
+  // wake-up is lost, then fails with would_block (non-blocking) or sleeps on the event channel.
+  // false: the look found enough; true: slept (and woke); either way, look again.
+  result<bool> await_peer(std::uint8_t bit, std::size_t need, lazy_deadline& until) noexcept;
   // Blocks on the event channel until `deadline`; timed_out after it.
   result<void> sleep(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
   std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept;

@@ -207,6 +207,16 @@ bool endpoint::impl::spin(unsigned& spins, lazy_deadline& until) const noexcept 
   return true;
 }
 
+result<bool> endpoint::impl::await_peer(std::uint8_t bit, std::size_t need, lazy_deadline& until) noexcept {
+  s->request_notify(bit);
+  auto now = bit == vchan_wire::notify_write ? rd->available() : wr->space();
+  if (!now) return fail(fail_with(now.error()));
+  if (*now >= need) return false;
+  if (io.mode == io_mode::non_blocking) return fail(errc::would_block);
+  if (auto ok = sleep(until.get(*this)); !ok) return fail(ok.error());
+  return true;
+}
+
 result<std::size_t> endpoint::read(std::span<std::byte> out) {
   if (!impl_) return fail(errc::invalid_argument);
   impl& m = *impl_;
@@ -239,14 +249,9 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
       continue;
     }
     if (m.spin(spins, until)) continue;
-    // Ask for a signal on the peer's next write, then look again: no lost wake-up.
-    m.s->request_notify(vchan_wire::notify_write);
-    auto ready = m.rd->available();
-    if (!ready) return fail(m.fail_with(ready.error()));
-    if (*ready > 0) continue;
-    if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-    if (auto ok = m.sleep(until.get(m)); !ok) return fail(ok.error());
-    spins = 0;
+    auto slept = m.await_peer(vchan_wire::notify_write, 1, until);
+    if (!slept) return fail(slept.error());
+    if (*slept) spins = 0;
   }
 }
 
@@ -285,20 +290,13 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
     }
     if (auto ec = m.check_orders()) return fail(ec);
     if (m.spin(spins, until)) continue;
-    // Ask for a signal when the peer reads, then look again.
-    m.s->request_notify(vchan_wire::notify_read);
-    auto space = m.wr->space();
-    if (!space) return fail(m.fail_with(space.error()));
-    if (*space > 0) continue;
-    if (m.io.mode == io_mode::non_blocking) {
-      if (done > 0) return done;
-      return fail(errc::would_block);
+    auto slept = m.await_peer(vchan_wire::notify_read, 1, until);
+    if (!slept) {
+      // Not waiting any longer (non-blocking, or the timeout): what went in so far is the answer.
+      if (done > 0 && (slept.error() == errc::would_block || slept.error() == errc::timed_out)) return done;
+      return fail(slept.error());
     }
-    if (auto ok = m.sleep(until.get(m)); !ok) {
-      if (done > 0 && ok.error() == errc::timed_out) return done;
-      return fail(ok.error());
-    }
-    spins = 0;
+    if (*slept) spins = 0;
   }
 }
 
@@ -335,13 +333,9 @@ result<void> endpoint::recv(std::span<std::byte> out) {
       continue;
     }
     if (m.spin(spins, until)) continue;
-    m.s->request_notify(vchan_wire::notify_write);
-    ready = m.rd->available();
-    if (!ready) return fail(m.fail_with(ready.error()));
-    if (*ready >= out.size()) continue;
-    if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-    if (auto ok = m.sleep(until.get(m)); !ok) return fail(ok.error());
-    spins = 0;
+    auto slept = m.await_peer(vchan_wire::notify_write, out.size(), until);
+    if (!slept) return fail(slept.error());
+    if (*slept) spins = 0;
   }
 }
 
@@ -369,13 +363,9 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
       return {};
     }
     if (m.spin(spins, until)) continue;
-    m.s->request_notify(vchan_wire::notify_read);
-    space = m.wr->space();
-    if (!space) return fail(m.fail_with(space.error()));
-    if (*space >= bytes.size()) continue;
-    if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-    if (auto ok = m.sleep(until.get(m)); !ok) return fail(ok.error());
-    spins = 0;
+    auto slept = m.await_peer(vchan_wire::notify_read, bytes.size(), until);
+    if (!slept) return fail(slept.error());
+    if (*slept) spins = 0;
   }
 }
 
