@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "vchan_test_support.hpp"
-#include "xenwire/vchan/event_loop.hpp"
 
 namespace xenwire::vchan {
 namespace {
@@ -305,71 +304,6 @@ TEST(VchanEndpoint, ConnectWaitReturnsOnceServerAppears) {
   srv = d.serve();
   auto cli = connect_wait(*d.cli, d.rdv, d.client_cfg(), 1000ms);
   ASSERT_TRUE(cli) << cli.error().message();
-}
-
-TEST(VchanEndpoint, PollSetDrivesManyVchans) {
-  constexpr int n = 8;
-  sim::host host;
-  ASSERT_TRUE(host.create_domain(server_dom));
-  ASSERT_TRUE(host.create_domain(client_dom));
-  auto st = host.transport(server_dom).value();
-  auto ct = host.transport(client_dom).value();
-  memory_rendezvous rdv;
-  std::vector<endpoint> servers, clients;
-  servers.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    const auto path = default_path(server_dom, client_dom, "p" + std::to_string(i));
-    servers.push_back(endpoint::serve(*st, rdv, {.client = client_dom, .path = path, .io = testing::non_blocking()}).value());
-    clients.push_back(endpoint::connect(*ct, rdv, {.server = server_dom, .path = path, .io = testing::non_blocking()}).value());
-  }
-  auto loop = poll_set::create().value();
-  std::vector<std::size_t> received(n, 0);
-  for (int i = 0; i < n; ++i) {
-    ASSERT_TRUE(loop.add(servers[static_cast<std::size_t>(i)], [&, i](endpoint& ep, status) {
-      std::array<std::byte, 256> buf;
-      for (;;) {
-        auto r = ep.read(buf);
-        if (!r) break;
-        received[static_cast<std::size_t>(i)] += *r;
-      }
-    }));
-  }
-  // Each client writes a different amount; the loop drains them all.
-  for (int round = 0; round < 20; ++round) {
-    for (int i = 0; i < n; ++i) {
-      (void)clients[static_cast<std::size_t>(i)].write(pattern(static_cast<std::size_t>(10 * (i + 1))));
-    }
-    while (loop.run_once(0ms).value() > 0) {
-    }
-  }
-  for (int i = 0; i < n; ++i) EXPECT_EQ(received[static_cast<std::size_t>(i)], 200u * static_cast<std::size_t>(i + 1)) << i;
-  for (auto& s : servers) ASSERT_TRUE(loop.remove(s));
-}
-
-TEST(VchanPollSet, PlainFdsShareTheLoop) {
-  auto loop = poll_set::create().value();
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  int calls = 0;
-  ASSERT_TRUE(loop.add_fd(fds[0], [&] {
-    char c;
-    EXPECT_EQ(::read(fds[0], &c, 1), 1);  // level-triggered: the handler consumes
-    ++calls;
-  }));
-  EXPECT_EQ(loop.add_fd(fds[0], [] {}).error(), errc::invalid_argument);  // once per fd
-  EXPECT_EQ(loop.add_fd(-1, [] {}).error(), errc::invalid_argument);
-  EXPECT_EQ(loop.size(), 1u);
-  EXPECT_EQ(loop.run_once(0ms).value(), 0u);
-  ASSERT_EQ(::write(fds[1], "x", 1), 1);
-  EXPECT_EQ(loop.run_once(1000ms).value(), 1u);
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(loop.run_once(0ms).value(), 0u);
-  ASSERT_TRUE(loop.remove_fd(fds[0]));
-  EXPECT_EQ(loop.remove_fd(fds[0]).error(), errc::invalid_argument);
-  ASSERT_EQ(::write(fds[1], "y", 1), 1);
-  EXPECT_EQ(loop.run_once(0ms).value(), 0u);  // removed: not watched any more
-  ::close(fds[0]);
-  ::close(fds[1]);
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ result<poll_set> poll_set::create() {
   return poll_set(fd);
 }
 
-poll_set::poll_set(poll_set&& o) noexcept : epfd_(o.epfd_), entries_(std::move(o.entries_)), fds_(std::move(o.fds_)) {
+poll_set::poll_set(poll_set&& o) noexcept
+    : epfd_(o.epfd_), entries_(std::move(o.entries_)), fds_(std::move(o.fds_)), retired_(std::move(o.retired_)) {
   o.epfd_ = -1;
 }
 poll_set& poll_set::operator=(poll_set&& o) noexcept {
@@ -27,6 +28,7 @@ poll_set& poll_set::operator=(poll_set&& o) noexcept {
     epfd_ = o.epfd_;
     entries_ = std::move(o.entries_);
     fds_ = std::move(o.fds_);
+    retired_ = std::move(o.retired_);
     o.epfd_ = -1;
   }
   return *this;
@@ -51,6 +53,7 @@ result<void> poll_set::remove(endpoint& ep) {
   if (it == entries_.end()) return fail(errc::invalid_argument);
   // The fd may be closed already (endpoint closed): epoll dropped it then, nothing to undo.
   if (ep.fd() >= 0) (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, ep.fd(), nullptr);
+  retire(std::move(it->second));
   entries_.erase(it);
   return {};
 }
@@ -70,8 +73,15 @@ result<void> poll_set::remove_fd(int fd) {
   auto it = fds_.find(fd);
   if (it == fds_.end()) return fail(errc::invalid_argument);
   (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  retire(std::move(it->second));
   fds_.erase(it);
   return {};
+}
+
+void poll_set::retire(std::unique_ptr<entry> e) {
+  if (dispatching_ == 0) return;  // no batch refers to it: freed here
+  e->removed = true;
+  retired_.push_back(std::move(e));
 }
 
 result<std::size_t> poll_set::run_once(std::chrono::milliseconds timeout) {
@@ -81,9 +91,19 @@ result<std::size_t> poll_set::run_once(std::chrono::milliseconds timeout) {
     if (errno == EINTR) return std::size_t{0};
     return fail(last_errno());
   }
+  struct dispatch_scope {
+    explicit dispatch_scope(poll_set& p) noexcept : p_(p) { ++p_.dispatching_; }
+    ~dispatch_scope() {
+      if (--p_.dispatching_ == 0) p_.retired_.clear();
+    }
+    dispatch_scope(const dispatch_scope&) = delete;
+    dispatch_scope& operator=(const dispatch_scope&) = delete;
+    poll_set& p_;
+  } scope(*this);
   std::size_t handled = 0;
   for (int i = 0; i < n; ++i) {
     auto* e = static_cast<entry*>(evs[static_cast<std::size_t>(i)].data.ptr);
+    if (e->removed) continue;  // an earlier handler of this batch removed it
     if (e->ep == nullptr) {
       e->on_fd();
       ++handled;

@@ -9,13 +9,16 @@
 // then the handler with the new status (status::failed: error() says why). The handler reads until
 // would_block (a read that comes up short asks the peer for the next signal, so the fd wakes the
 // loop again) and writes until would_block (which asks for a signal when the peer makes room).
-// An endpoint must not move while it is registered; remove() it before destroying it.
+// An endpoint must not move while it is registered; remove() it before destroying it. A handler may
+// remove any entry, its own included: a removed entry is not called again, even when it was ready
+// in the same batch.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "xenwire/vchan/endpoint.hpp"
 
@@ -50,11 +53,17 @@ class poll_set {
     endpoint* ep;  // null for a plain fd
     handler h;
     std::function<void()> on_fd;
+    bool removed = false;
   };
   explicit poll_set(int epfd) noexcept : epfd_(epfd) {}
+  // Removal while run_once() dispatches: the batch may still point at the entry (and its handler
+  // may be running), so it is kept, marked, until the batch is done.
+  void retire(std::unique_ptr<entry> e);
   int epfd_ = -1;
+  int dispatching_ = 0;  // run_once() depth
   std::map<endpoint*, std::unique_ptr<entry>> entries_;
   std::map<int, std::unique_ptr<entry>> fds_;
+  std::vector<std::unique_ptr<entry>> retired_;
 };
 
 }  // namespace xenwire::vchan
