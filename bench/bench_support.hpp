@@ -10,9 +10,14 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <string_view>
 #include <vector>
+
+#include <pthread.h>
+#include <sched.h>
 
 #include "xenwire/ring/error.hpp"
 
@@ -34,24 +39,81 @@ inline void must(result<void> r, const char* what) {
   if (!r) die(what, r.error());
 }
 
+// Where a two-thread bench runs its threads. `spread`: the two sides on two different CPUs, as two
+// domains on their own vCPUs (vchan's deployment); `one`: both on one CPU; `none`: the scheduler
+// decides (and on these 2-vCPU VMs sometimes stacks both sides on one CPU for a while).
+enum class placement { none, one, spread };
+
+inline placement where = placement::none;
+
+inline const char* name(placement p) {
+  switch (p) {
+    case placement::one: return "one CPU";
+    case placement::spread: return "two CPUs";
+    case placement::none: break;
+  }
+  return "unpinned";
+}
+
+// Parses "--pin=spread|one|none"; false if `arg` is not that option or names no placement.
+inline bool parse_pin(std::string_view arg, placement& out) {
+  constexpr std::string_view key = "--pin=";
+  if (arg.substr(0, key.size()) != key) return false;
+  const auto v = arg.substr(key.size());
+  if (v == "spread") out = placement::spread;
+  else if (v == "one") out = placement::one;
+  else if (v == "none") out = placement::none;
+  else return false;
+  return true;
+}
+
+// Pins the calling thread for `side` 0 (the writer, main thread) or 1 (the reader) of `where`,
+// choosing among the CPUs the process was started on.
+inline void pin_side(int side) {
+  if (where == placement::none) return;
+  static const cpu_set_t allowed = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) die("sched_getaffinity", std::error_code(errno, std::generic_category()));
+    return set;
+  }();
+  int cpus[2] = {-1, -1}, found = 0;
+  for (int c = 0; c < CPU_SETSIZE && found < 2; ++c)
+    if (CPU_ISSET(c, &allowed)) cpus[found++] = c;
+  if (where == placement::spread && found < 2) die("--pin=spread", std::make_error_code(std::errc::invalid_argument));
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(where == placement::spread ? cpus[side] : cpus[0], &one);
+  if (int e = pthread_setaffinity_np(pthread_self(), sizeof one, &one); e != 0)
+    die("pthread_setaffinity_np", std::error_code(e, std::generic_category()));
+}
+
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
 // memcpy of `total` bytes in `chunk`-byte pieces through a ring-sized buffer, like the ring copies:
-// the baseline of every throughput ratio.
+// the baseline of every throughput ratio. Repeated for at least 20 ms: a single pass over a few
+// MiB takes well under a millisecond, and such short timings swung the baseline (and every ratio)
+// by 2x between runs.
 inline double memcpy_rate(std::size_t total, std::size_t chunk, std::size_t ring) {
   using clock_type = std::chrono::steady_clock;
   std::vector<std::byte> src(chunk, std::byte{0x5a}), dst(ring + chunk);
   const auto t0 = clock_type::now();
-  std::size_t at = 0;
-  for (std::size_t done = 0; done < total; done += chunk) {
-    std::memcpy(dst.data() + at, src.data(), chunk);
-    at = (at + chunk) % ring;
-    asm volatile("" : : "r"(dst.data()) : "memory");  // keep the copy from being elided
-  }
-  return static_cast<double>(total) / std::chrono::duration<double>(clock_type::now() - t0).count();
+  std::size_t moved = 0;
+  std::chrono::duration<double> took{};
+  do {
+    std::size_t at = 0;
+    for (std::size_t done = 0; done < total; done += chunk) {
+      std::memcpy(dst.data() + at, src.data(), chunk);
+      at = (at + chunk) % ring;
+      asm volatile("" : : "r"(dst.data()) : "memory");  // keep the copy from being elided
+    }
+    moved += total;
+    took = clock_type::now() - t0;
+  } while (took < std::chrono::milliseconds(20));
+  return static_cast<double>(moved) / took.count();
 }
 
 // The ceiling for any two-thread ring on this machine: a bare SPSC byte ring (process memory, each
@@ -78,6 +140,7 @@ inline double spsc_rate(std::size_t total, std::size_t chunk, std::size_t ring) 
   };
   // Stream semantics, as vchan's read()/write(): each call moves what it can of its chunk.
   std::thread reader([&] {
+    pin_side(1);
     std::vector<std::byte> out(chunk);
     std::uint64_t c = 0, seen = 0;
     while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with the release below

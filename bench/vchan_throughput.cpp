@@ -3,9 +3,11 @@
 // printed as a ratio to memcpy of the same chunks measured in the same run; latency as the median
 // round trip of a 64-byte packet ping-pong.
 //
-// Usage: bench_vchan_throughput [MiB per run = 64] [runs = 5] [spin = 2000] [ring KiB] [chunk]
+// Usage: bench_vchan_throughput [--pin=spread|one|none] [MiB per run = 512] [runs = 5] [spin = 2000]
+//                               [ring KiB] [chunk]
 // (the last two, when given, run only that ring/chunk case and skip the latency lines)
-// Pin with `taskset -c 0` (both threads on one CPU) or leave unpinned; say which when quoting.
+// --pin: spread (default) puts writer and reader on two different CPUs, as two domains on their own
+// vCPUs; one puts both on one CPU; none leaves placement to the scheduler. Say which when quoting.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -55,6 +57,7 @@ struct pair_of_endpoints {
 double stream_rate(vchan::endpoint& writer, vchan::endpoint& reader, std::size_t total, std::size_t chunk) {
   std::atomic<bool> go{false};
   std::thread t([&] {
+    bench::pin_side(1);
     std::vector<std::byte> buf(chunk);
     while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with the release below
     for (std::size_t got = 0; got < total;) got += must(reader.read(buf), "read");
@@ -70,6 +73,7 @@ double stream_rate(vchan::endpoint& writer, vchan::endpoint& reader, std::size_t
 // Median round trip of a 64-byte packet, in microseconds.
 double round_trip_us(vchan::endpoint& a, vchan::endpoint& b, int count) {
   std::thread t([&] {
+    bench::pin_side(1);
     std::array<std::byte, 64> p{};
     for (int i = 0; i < count; ++i) {
       must(b.recv(p), "echo recv");
@@ -92,12 +96,26 @@ double round_trip_us(vchan::endpoint& a, vchan::endpoint& b, int count) {
 
 int main(int argc, char** argv) {
   xenwire::bench::program = "bench_vchan_throughput";
-  const std::size_t mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 64;
-  const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
-  const unsigned spin = argc > 3 ? static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)) : 2000;
+  bench::where = bench::placement::spread;
+  std::vector<const char*> pos;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--", 2) != 0) {
+      pos.push_back(argv[i]);
+    } else if (!bench::parse_pin(argv[i], bench::where)) {
+      std::fprintf(stderr, "%s: unknown option %s (expected --pin=spread|one|none)\n", bench::program, argv[i]);
+      return 2;
+    }
+  }
+  auto arg = [&](std::size_t i, unsigned long fallback) {
+    return pos.size() > i ? std::strtoul(pos[i], nullptr, 10) : fallback;
+  };
+  const std::size_t mib = arg(0, 512);
+  const int runs = static_cast<int>(arg(1, 5));
+  const unsigned spin = static_cast<unsigned>(arg(2, 2000));
   const std::size_t total = mib << 20;
-  const std::size_t only_ring = argc > 4 ? std::strtoul(argv[4], nullptr, 10) << 10 : 0;
-  const std::size_t only_chunk = argc > 5 ? std::strtoul(argv[5], nullptr, 10) : 0;
+  const std::size_t only_ring = arg(3, 0) << 10;
+  const std::size_t only_chunk = arg(4, 0);
+  bench::pin_side(0);
 
   struct ring_case {
     const char* name;
@@ -111,7 +129,8 @@ int main(int argc, char** argv) {
   };
   const std::size_t chunks[] = {64, 256, 1024, 4096, 16384, 65536};
 
-  std::printf("vchan stream client -> server, %zu MiB per run, median of %d, spin %u\n", mib, runs, spin);
+  std::printf("vchan stream client -> server, %zu MiB per run, median of %d, spin %u, threads on %s\n", mib, runs,
+              spin, bench::name(bench::where));
   std::printf("ratio: vchan / memcpy of the same chunks; of-spsc: vchan / a bare two-thread ring\n");
   std::printf("%-14s %7s %12s %12s %10s %8s %8s\n", "ring", "chunk", "vchan MB/s", "memcpy MB/s", "spsc MB/s",
               "ratio", "of-spsc");
