@@ -75,6 +75,8 @@ struct endpoint::impl {
   void signal_peer() noexcept;
   // Attaches s, rd, wr over the page and rings.
   result<void> attach(std::span<std::byte> read_ring, std::span<std::byte> write_ring) noexcept;
+  // attach()'s undo: tells the peer we are closed (live byte), then drops s, rd, wr.
+  void detach() noexcept;
   // After moving bytes (`bit`: notify_read after a read, notify_write after a write): signals the
   // peer if it asked. Full fence first: our index store must be visible before we look at its bit.
   // Then checks the orders; returns the endpoint's error if it failed.

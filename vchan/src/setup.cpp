@@ -156,12 +156,16 @@ result<void> endpoint::impl::attach(std::span<std::byte> read_ring, std::span<st
   return {};
 }
 
-void endpoint::impl::teardown() noexcept {
+void endpoint::impl::detach() noexcept {
   if (s) s->set_live(vchan_wire::live::closed);
   s.reset();
   rd.reset();
   wr.reset();
   own_notify = nullptr;
+}
+
+void endpoint::impl::teardown() noexcept {
+  detach();
   // Rings first, then the control page (its unmap-notify clears our live byte and signals).
   read_map.reset();
   write_map.reset();
@@ -182,11 +186,7 @@ result<void> endpoint::impl::rearm() {
   // new port and ref then differ from the old, so a client still holding the old keys cannot bind
   // the new port by its number and break it. Until the new keys replace the old ones (one
   // transaction), a client reading the old keys finds them stale and waits for the next publish.
-  if (s) s->set_live(vchan_wire::live::closed);
-  s.reset();
-  rd.reset();
-  wr.reset();
-  own_notify = nullptr;
+  detach();
   auto old_ctl = std::move(ctl_share), old_left = std::move(left_share), old_right = std::move(right_share);
   const evtchn_port_t old_port = port;
   const bool old_bound = port_bound;
