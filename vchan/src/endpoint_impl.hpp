@@ -81,6 +81,11 @@ struct endpoint::impl {
   // peer if it asked. Full fence first: our index store must be visible before we look at its bit.
   // Then checks the orders; returns the endpoint's error if it failed.
   std::error_code after_transfer(std::uint8_t bit) noexcept;
+  // A read (need 1) or recv (need: the packet) found fewer than `need` bytes: checks the orders and
+  // the peer's live byte. false: the peer is live, go on waiting; true: it closed and there is
+  // something to look at again (its last bytes, or a re-armed persistent server); peer_closed when
+  // nothing more can come, would_block for a non-blocking re-armed server.
+  result<bool> short_of_data(std::size_t need) noexcept;
   struct lazy_deadline;
   // Spins (pause, and a yield now and then so a peer on the same CPU can run); false once the
   // budget is spent. Starts `until` (blocking mode only).

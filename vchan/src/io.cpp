@@ -207,6 +207,23 @@ bool endpoint::impl::spin(unsigned& spins, lazy_deadline& until) const noexcept 
   return true;
 }
 
+result<bool> endpoint::impl::short_of_data(std::size_t need) noexcept {
+  if (auto ec = check_orders()) return fail(ec);
+  const status now = live_status();
+  if (now == status::failed) return fail(err);
+  if (now != status::closed) return false;
+  // The live byte's acquire made the peer's last data visible: one more look.
+  auto left = rd->available();
+  if (!left) return fail(fail_with(left.error()));
+  if (*left >= need) return true;
+  // Nothing more will come from this peer, and a partial packet from it never completes; only a
+  // persistent server with nothing left of its departed client goes on, re-armed.
+  if (!(who == side::server && persistent) || *left > 0) return fail(errc::peer_closed);
+  if (refresh() == status::failed) return fail(err);
+  if (io.mode == io_mode::non_blocking) return fail(errc::would_block);
+  return true;
+}
+
 result<bool> endpoint::impl::await_peer(std::uint8_t bit, std::size_t need, lazy_deadline& until) noexcept {
   s->request_notify(bit);
   auto now = bit == vchan_wire::notify_write ? rd->available() : wr->space();
@@ -235,19 +252,9 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
       if (m.io.mode == io_mode::non_blocking && *n < out.size()) m.s->request_notify(vchan_wire::notify_write);
       return *n;
     }
-    if (auto ec = m.check_orders()) return fail(ec);
-    const status st = m.live_status();
-    if (st == status::failed) return fail(m.err);
-    if (st == status::closed) {
-      // The live byte's acquire made the peer's last data visible: one more look.
-      auto left = m.rd->available();
-      if (!left) return fail(m.fail_with(left.error()));
-      if (*left > 0) continue;
-      if (!(m.who == side::server && m.persistent)) return fail(errc::peer_closed);
-      if (m.refresh() == status::failed) return fail(m.err);
-      if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-      continue;
-    }
+    auto look_again = m.short_of_data(1);
+    if (!look_again) return fail(look_again.error());
+    if (*look_again) continue;
     if (m.spin(spins, until)) continue;
     auto slept = m.await_peer(vchan_wire::notify_write, 1, until);
     if (!slept) return fail(slept.error());
@@ -319,19 +326,9 @@ result<void> endpoint::recv(std::span<std::byte> out) {
       if (auto ec = m.after_transfer(vchan_wire::notify_read)) return fail(ec);
       return {};
     }
-    if (auto ec = m.check_orders()) return fail(ec);
-    const status st = m.live_status();
-    if (st == status::failed) return fail(m.err);
-    if (st == status::closed) {
-      auto left = m.rd->available();
-      if (!left) return fail(m.fail_with(left.error()));
-      if (*left >= out.size()) continue;
-      // A partial packet from a closed peer never completes.
-      if (!(m.who == side::server && m.persistent) || *left > 0) return fail(errc::peer_closed);
-      if (m.refresh() == status::failed) return fail(m.err);
-      if (m.io.mode == io_mode::non_blocking) return fail(errc::would_block);
-      continue;
-    }
+    auto look_again = m.short_of_data(out.size());
+    if (!look_again) return fail(look_again.error());
+    if (*look_again) continue;
     if (m.spin(spins, until)) continue;
     auto slept = m.await_peer(vchan_wire::notify_write, out.size(), until);
     if (!slept) return fail(slept.error());
