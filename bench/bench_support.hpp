@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 
 namespace xenwire::bench {
 

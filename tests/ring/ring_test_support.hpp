@@ -4,7 +4,7 @@
 #include <rapidcheck.h>
 
 #include <system_error>
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 
 #include <cstddef>
 #include <cstdint>

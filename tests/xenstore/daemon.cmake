@@ -1,4 +1,4 @@
-# The daemon's I/O side (xenwire::xenstored): options, socket paths, the event loop, and the socket
+# The daemon's I/O side (xenwire::xenstored): options, socket paths, and the socket
 # adapter against the real core over real Unix sockets.
 if(TARGET xenwire::xenstored)
   xenwire_test(daemon_options_test
@@ -7,9 +7,6 @@ if(TARGET xenwire::xenstored)
   xenwire_test(daemon_socket_path_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_socket_path_test.cpp
     DEPS xenwire::xenstored LABELS xenstore daemon)
-  xenwire_test(daemon_event_loop_test
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_event_loop_test.cpp
-    DEPS xenwire::xenstored Threads::Threads LABELS xenstore daemon concurrent)
   xenwire_test(daemon_socket_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_socket_test.cpp
     DEPS xenwire::xenstored Threads::Threads LABELS xenstore daemon concurrent)

@@ -14,7 +14,7 @@
 
 #include "xenwire/ring/xenstore_ring.hpp"
 #include "xenwire/sim/host.hpp"
-#include "xenwire/xenstore/daemon/unique_fd.hpp"
+#include "xenwire/base/unique_fd.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 
 namespace xs = xenwire::xenstore;
@@ -40,7 +40,7 @@ std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes
 // A blocking dom0 client of the daemon's socket: one request, one reply.
 std::optional<std::pair<std::uint32_t, std::string>> dom0_call(const std::string& path, std::uint32_t type,
                                                                std::string_view payload) {
-  xs::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  xenwire::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
@@ -203,7 +203,7 @@ TEST_F(DaemonRingTest, AGuestThatDiesIsReleasedAndLeavesNothingBehind) {
   guest_send(frame(t_write, "x\0alive"s));
   ASSERT_TRUE(guest_reply());
   // A dom0 watcher of @releaseDomain on its own connection.
-  xs::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  xenwire::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, socket_.c_str(), sizeof addr.sun_path - 1);

@@ -37,7 +37,7 @@ struct temp_dir {
 };
 
 bool connects(const std::string& path) {
-  xs::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  xenwire::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
@@ -99,7 +99,7 @@ TEST(SocketListener, AStaleSocketIsReplaced) {
   const std::string path = (dir.path / "socket").string();
   {
     // A bound but never-listening socket behaves like one left by a dead daemon: connect is refused.
-    xs::unique_fd stale(::socket(AF_UNIX, SOCK_STREAM, 0));
+    xenwire::unique_fd stale(::socket(AF_UNIX, SOCK_STREAM, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);

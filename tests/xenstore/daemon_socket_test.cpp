@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "xenwire/xenstore/daemon/event_loop.hpp"
-#include "xenwire/xenstore/daemon/unique_fd.hpp"
+#include "xenwire/base/event_loop.hpp"
+#include "xenwire/base/unique_fd.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 
 namespace xs = xenwire::xenstore;
@@ -127,7 +127,7 @@ class raw_client {
     return true;
   }
 
-  xs::unique_fd fd_;
+  xenwire::unique_fd fd_;
   bool connected_ = false;
 };
 
@@ -417,7 +417,7 @@ TEST_F(DaemonTest, AnOccupiedSocketIsRefused) {
 
 TEST_F(DaemonTest, SigtermStopsRun) {
   static constexpr int sigs[] = {SIGTERM, SIGINT};
-  ASSERT_TRUE(xs::block_signals(sigs));  // before the loop thread exists, so it inherits the mask
+  ASSERT_TRUE(xenwire::block_signals(sigs));  // before the loop thread exists, so it inherits the mask
   auto s = settings();
   s.stop_on_signals = true;
   start(std::move(s));

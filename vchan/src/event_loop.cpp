@@ -1,119 +1,65 @@
 #include "xenwire/vchan/event_loop.hpp"
 
 #include <sys/epoll.h>
-#include <unistd.h>
-
-#include <array>
-#include <cerrno>
 
 namespace xenwire::vchan {
 
-namespace {
-std::error_code last_errno() { return {errno, std::system_category()}; }
-}  // namespace
+struct poll_set::state {
+  std::unique_ptr<event_loop> loop;
+  std::map<endpoint*, int> endpoints;  // the fd each was registered with
+};
 
 result<poll_set> poll_set::create() {
-  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (fd < 0) return fail(last_errno());
-  return poll_set(fd);
+  auto loop = event_loop::create();
+  if (!loop) return fail(loop.error());
+  auto s = std::make_unique<state>();
+  s->loop = std::move(*loop);
+  return poll_set(std::move(s));
 }
 
-poll_set::poll_set(poll_set&& o) noexcept
-    : epfd_(o.epfd_), entries_(std::move(o.entries_)), fds_(std::move(o.fds_)), retired_(std::move(o.retired_)) {
-  o.epfd_ = -1;
-}
-poll_set& poll_set::operator=(poll_set&& o) noexcept {
-  if (this != &o) {
-    if (epfd_ >= 0) ::close(epfd_);
-    epfd_ = o.epfd_;
-    entries_ = std::move(o.entries_);
-    fds_ = std::move(o.fds_);
-    retired_ = std::move(o.retired_);
-    o.epfd_ = -1;
-  }
-  return *this;
-}
-poll_set::~poll_set() {
-  if (epfd_ >= 0) ::close(epfd_);
-}
+poll_set::poll_set(std::unique_ptr<state> s) noexcept : state_(std::move(s)) {}
+poll_set::poll_set(poll_set&&) noexcept = default;
+poll_set& poll_set::operator=(poll_set&&) noexcept = default;
+poll_set::~poll_set() = default;
 
 result<void> poll_set::add(endpoint& ep, handler h) {
-  if (ep.fd() < 0 || entries_.contains(&ep)) return fail(errc::invalid_argument);
-  auto e = std::make_unique<entry>(entry{&ep, std::move(h), {}});
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = e.get();
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, ep.fd(), &ev) != 0) return fail(last_errno());
-  entries_.emplace(&ep, std::move(e));
+  const int fd = ep.fd();
+  if (fd < 0 || !h || state_->endpoints.contains(&ep)) return fail(errc::invalid_argument);
+  auto r = state_->loop->add(fd, EPOLLIN, [ep = &ep, h = std::move(h)](std::uint32_t) {
+    auto st = ep->handle_events();
+    h(*ep, st ? *st : status::failed);
+  });
+  if (!r) return r;
+  state_->endpoints.emplace(&ep, fd);
   return {};
 }
 
 result<void> poll_set::remove(endpoint& ep) {
-  auto it = entries_.find(&ep);
-  if (it == entries_.end()) return fail(errc::invalid_argument);
-  // The fd may be closed already (endpoint closed): epoll dropped it then, nothing to undo.
-  if (ep.fd() >= 0) (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, ep.fd(), nullptr);
-  retire(std::move(it->second));
-  entries_.erase(it);
+  auto it = state_->endpoints.find(&ep);
+  if (it == state_->endpoints.end()) return fail(errc::invalid_argument);
+  // The fd may be closed already (endpoint closed): epoll dropped it then; the loop forgets it anyway.
+  state_->loop->remove(it->second);
+  state_->endpoints.erase(it);
   return {};
 }
 
 result<void> poll_set::add_fd(int fd, std::function<void()> h) {
-  if (fd < 0 || !h || fds_.contains(fd)) return fail(errc::invalid_argument);
-  auto e = std::make_unique<entry>(entry{nullptr, {}, std::move(h)});
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = e.get();
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return fail(last_errno());
-  fds_.emplace(fd, std::move(e));
-  return {};
+  if (!h) return fail(errc::invalid_argument);
+  return state_->loop->add(fd, EPOLLIN, [h = std::move(h)](std::uint32_t) { h(); });
 }
 
 result<void> poll_set::remove_fd(int fd) {
-  auto it = fds_.find(fd);
-  if (it == fds_.end()) return fail(errc::invalid_argument);
-  (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
-  retire(std::move(it->second));
-  fds_.erase(it);
+  if (!state_->loop->contains(fd)) return fail(errc::invalid_argument);
+  for (const auto& [ep, ep_fd] : state_->endpoints)
+    if (ep_fd == fd) return fail(errc::invalid_argument);  // an endpoint's: remove(ep) instead
+  state_->loop->remove(fd);
   return {};
 }
 
-void poll_set::retire(std::unique_ptr<entry> e) {
-  if (dispatching_ == 0) return;  // no batch refers to it: freed here
-  e->removed = true;
-  retired_.push_back(std::move(e));
-}
+std::size_t poll_set::size() const noexcept { return state_->loop->size(); }
+int poll_set::fd() const noexcept { return state_->loop->fd(); }
+event_loop& poll_set::loop() noexcept { return *state_->loop; }
 
-result<std::size_t> poll_set::run_once(std::chrono::milliseconds timeout) {
-  std::array<epoll_event, 64> evs{};
-  const int n = ::epoll_wait(epfd_, evs.data(), static_cast<int>(evs.size()), static_cast<int>(timeout.count()));
-  if (n < 0) {
-    if (errno == EINTR) return std::size_t{0};
-    return fail(last_errno());
-  }
-  struct dispatch_scope {
-    explicit dispatch_scope(poll_set& p) noexcept : p_(p) { ++p_.dispatching_; }
-    ~dispatch_scope() {
-      if (--p_.dispatching_ == 0) p_.retired_.clear();
-    }
-    dispatch_scope(const dispatch_scope&) = delete;
-    dispatch_scope& operator=(const dispatch_scope&) = delete;
-    poll_set& p_;
-  } scope(*this);
-  std::size_t handled = 0;
-  for (int i = 0; i < n; ++i) {
-    auto* e = static_cast<entry*>(evs[static_cast<std::size_t>(i)].data.ptr);
-    if (e->removed) continue;  // an earlier handler of this batch removed it
-    if (e->ep == nullptr) {
-      e->on_fd();
-      ++handled;
-      continue;
-    }
-    auto st = e->ep->handle_events();
-    e->h(*e->ep, st ? *st : status::failed);
-    ++handled;
-  }
-  return handled;
-}
+result<std::size_t> poll_set::run_once(std::chrono::milliseconds timeout) { return state_->loop->run_once(timeout); }
 
 }  // namespace xenwire::vchan

@@ -1,7 +1,7 @@
 // A user of an installed xenwire: the public headers resolve and the library links.
 #include <cstdio>
 
-#include <xenwire/ring/error.hpp>
+#include <xenwire/base/error.hpp>
 #include <xenwire/ring/xenstore_layout.hpp>
 
 int main() {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "xenwire/xenstore/daemon/daemon_options.hpp"
-#include "xenwire/xenstore/daemon/event_loop.hpp"
+#include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_path.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 
@@ -33,7 +33,7 @@ spdlog::level::level_enum to_spdlog(xs::log_level l) {
 int main(int argc, char** argv) {
   // Before any thread exists, so that only the loop's signalfd sees them.
   static constexpr int stop_signals[] = {SIGTERM, SIGINT};
-  if (auto r = xs::block_signals(stop_signals); !r) {
+  if (auto r = xenwire::block_signals(stop_signals); !r) {
     std::fprintf(stderr, "xenwire-xenstored: blocking signals: %s\n", r.error().message().c_str());
     return 1;
   }

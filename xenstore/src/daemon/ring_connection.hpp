@@ -17,7 +17,7 @@
 #include "daemon/message_tracer.hpp"
 #include "xenwire/ring/transport.hpp"
 #include "xenwire/ring/xenstore_ring.hpp"
-#include "xenwire/xenstore/daemon/event_loop.hpp"
+#include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 #include "xenwire/xenstore/server/core.hpp"
 

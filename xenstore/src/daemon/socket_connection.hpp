@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "daemon/message_tracer.hpp"
-#include "xenwire/ring/error.hpp"
-#include "xenwire/xenstore/daemon/unique_fd.hpp"
+#include "xenwire/base/error.hpp"
+#include "xenwire/base/unique_fd.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 #include "xenwire/xenstore/server/core.hpp"
 

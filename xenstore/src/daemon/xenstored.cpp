@@ -11,7 +11,7 @@
 
 #include "daemon/ring_connection.hpp"
 #include "daemon/socket_connection.hpp"
-#include "xenwire/xenstore/daemon/event_loop.hpp"
+#include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_listener.hpp"
 
 namespace xenwire::xenstore {
@@ -251,7 +251,7 @@ result<void> xenstored::run() {
   while (!d.loop->stopping()) {
     // Leftover work from the last settle: poll without sleeping.
     auto deadline = d.touched.empty() ? d.core.next_deadline() : std::optional<time_point>(clock::now());
-    if (auto r = d.loop->run_once(deadline); !r) return r;
+    if (auto r = d.loop->run_once(deadline); !r) return fail(r.error());
     d.settle(clock::now());
   }
   if (auto sig = d.loop->stop_signal()) d.say(log_level::info, "stopping on signal " + std::to_string(*sig));

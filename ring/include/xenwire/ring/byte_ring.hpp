@@ -21,7 +21,7 @@
 #include <span>
 #include <system_error>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 
 namespace xenwire {
 

@@ -19,7 +19,7 @@
 #include <system_error>
 #include <type_traits>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/shared_memory.hpp"
 
 namespace xenwire::io_ring {

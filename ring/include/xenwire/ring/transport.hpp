@@ -12,16 +12,12 @@
 #include <optional>
 #include <span>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
+#include "xenwire/base/ids.hpp"
 
 namespace xenwire {
 
-using domid_t = std::uint16_t;
-using grant_ref_t = std::uint32_t;
-using evtchn_port_t = std::uint32_t;
-
 inline constexpr std::size_t page_size = 4096;
-inline constexpr domid_t domid_self = 0x7FF0;           // DOMID_SELF
 inline constexpr grant_ref_t gnttab_reserved_xenstore = 1;  // GNTTAB_RESERVED_XENSTORE
 
 enum class access : std::uint8_t { read_only, read_write };

@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
 #include "xenwire/ring/vchan_layout.hpp"
 

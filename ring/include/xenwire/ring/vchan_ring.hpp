@@ -15,7 +15,7 @@
 #include <span>
 
 #include "xenwire/ring/byte_ring.hpp"
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/vchan_layout.hpp"
 
 namespace xenwire::vchan_wire {

@@ -12,7 +12,7 @@
 #include <span>
 
 #include "xenwire/ring/byte_ring.hpp"
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/xenstore_layout.hpp"
 
 namespace xenwire::xs {

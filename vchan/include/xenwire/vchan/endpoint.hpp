@@ -27,7 +27,7 @@
 #include <string>
 #include <system_error>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
 #include "xenwire/vchan/rendezvous.hpp"
 

@@ -11,15 +11,16 @@
 // loop again) and writes until would_block (which asks for a signal when the peer makes room).
 // An endpoint must not move while it is registered; remove() it before destroying it. A handler may
 // remove any entry, its own included: a removed entry is not called again, even when it was ready
-// in the same batch.
+// in the same batch. The set runs on xenwire's one epoll loop (base/event_loop.hpp), whose rules
+// these are; loop() gives it to code that wants to add its own descriptors with their own events.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
-#include <vector>
 
+#include "xenwire/base/event_loop.hpp"
 #include "xenwire/vchan/endpoint.hpp"
 
 namespace xenwire::vchan {
@@ -40,30 +41,19 @@ class poll_set {
   // it readable. remove_fd() before closing it.
   result<void> add_fd(int fd, std::function<void()> h);
   result<void> remove_fd(int fd);
-  std::size_t size() const noexcept { return entries_.size() + fds_.size(); }
+  std::size_t size() const noexcept;
   // The epoll fd itself, to nest this set in a bigger loop.
-  int fd() const noexcept { return epfd_; }
+  int fd() const noexcept;
+  event_loop& loop() noexcept;
 
   // Waits up to `timeout` (negative: forever; 0: just look) and handles every ready endpoint.
   // Returns how many were handled.
   result<std::size_t> run_once(std::chrono::milliseconds timeout);
 
  private:
-  struct entry {
-    endpoint* ep;  // null for a plain fd
-    handler h;
-    std::function<void()> on_fd;
-    bool removed = false;
-  };
-  explicit poll_set(int epfd) noexcept : epfd_(epfd) {}
-  // Removal while run_once() dispatches: the batch may still point at the entry (and its handler
-  // may be running), so it is kept, marked, until the batch is done.
-  void retire(std::unique_ptr<entry> e);
-  int epfd_ = -1;
-  int dispatching_ = 0;  // run_once() depth
-  std::map<endpoint*, std::unique_ptr<entry>> entries_;
-  std::map<int, std::unique_ptr<entry>> fds_;
-  std::vector<std::unique_ptr<entry>> retired_;
+  struct state;
+  explicit poll_set(std::unique_ptr<state> s) noexcept;
+  std::unique_ptr<state> state_;  // on the heap: the loop's handlers point at it across moves
 };
 
 }  // namespace xenwire::vchan

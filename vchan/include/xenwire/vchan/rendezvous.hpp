@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
 
 namespace xenwire::vchan {

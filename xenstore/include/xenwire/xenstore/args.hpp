@@ -9,7 +9,7 @@
 #include <optional>
 #include <string_view>
 
-#include "xenwire/ring/transport.hpp"  // domid_t
+#include "xenwire/base/ids.hpp"
 #include "xenwire/xenstore/errors.hpp"
 
 namespace xenwire::xenstore {

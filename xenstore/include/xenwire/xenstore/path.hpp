@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "xenwire/ring/transport.hpp"
+#include "xenwire/base/ids.hpp"
 #include "xenwire/ring/xenstore_layout.hpp"
 #include "xenwire/xenstore/errors.hpp"
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "xenwire/ring/transport.hpp"  // domid_t
+#include "xenwire/base/ids.hpp"
 #include "xenwire/xenstore/errors.hpp"
 
 namespace xenwire::xenstore {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <variant>
 
-#include "xenwire/ring/transport.hpp"
+#include "xenwire/base/ids.hpp"
 #include "xenwire/xenstore/args.hpp"
 #include "xenwire/xenstore/errors.hpp"
 #include "xenwire/xenstore/perms.hpp"

@@ -5,7 +5,7 @@
 #include <functional>
 #include <span>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 
 namespace xenwire::randomd {
 

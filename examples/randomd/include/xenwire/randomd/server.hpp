@@ -27,7 +27,7 @@
 
 #include "xenwire/randomd/entropy.hpp"
 #include "xenwire/randomd/token_bucket.hpp"
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
 #include "xenwire/xenstore/client/client.hpp"
 

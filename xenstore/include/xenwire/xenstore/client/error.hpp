@@ -11,7 +11,7 @@
 
 #include <tl/expected.hpp>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/xenstore/errors.hpp"
 
 namespace xenwire::xenstore {

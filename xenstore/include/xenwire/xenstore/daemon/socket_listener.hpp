@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "xenwire/ring/error.hpp"
-#include "xenwire/xenstore/daemon/unique_fd.hpp"
+#include "xenwire/base/error.hpp"
+#include "xenwire/base/unique_fd.hpp"
 
 namespace xenwire::xenstore {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 
 namespace xenwire::xenstore {
 

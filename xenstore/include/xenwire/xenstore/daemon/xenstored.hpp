@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
 #include "xenwire/xenstore/server/config.hpp"
 #include "xenwire/xenstore/server/core.hpp"

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
 #include "xenwire/xenstore/server/config.hpp"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "xenwire/ring/transport.hpp"
+#include "xenwire/base/ids.hpp"
 #include "xenwire/xenstore/perms.hpp"
 
 namespace xenwire::xenstore {

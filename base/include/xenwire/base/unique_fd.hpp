@@ -5,7 +5,7 @@
 
 #include <utility>
 
-namespace xenwire::xenstore {
+namespace xenwire {
 
 class unique_fd {
  public:
@@ -32,4 +32,4 @@ class unique_fd {
   int fd_ = -1;
 };
 
-}  // namespace xenwire::xenstore
+}  // namespace xenwire

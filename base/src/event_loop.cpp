@@ -1,4 +1,4 @@
-#include "xenwire/xenstore/daemon/event_loop.hpp"
+#include "xenwire/base/event_loop.hpp"
 
 #include <signal.h>
 #include <sys/epoll.h>
@@ -6,11 +6,11 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
 
-namespace xenwire::xenstore {
+namespace xenwire {
 namespace {
 
 tl::unexpected<std::error_code> errno_error() noexcept {
@@ -35,7 +35,8 @@ result<std::unique_ptr<event_loop>> event_loop::create() {
   std::unique_ptr<event_loop> loop(new event_loop(std::move(ep), std::move(wake)));
   const int wake_fd = loop->wake_.get();
   auto* raw = loop.get();
-  if (auto r = loop->add(wake_fd, EPOLLIN, [raw](std::uint32_t) { raw->on_wake(); }); !r) return fail(r.error());
+  if (auto r = loop->add_slot(wake_fd, EPOLLIN, [raw](std::uint32_t) { raw->on_wake(); }, true); !r)
+    return fail(r.error());
   return loop;
 }
 
@@ -43,6 +44,10 @@ event_loop::event_loop(unique_fd epoll, unique_fd wake) noexcept : epoll_(std::m
 event_loop::~event_loop() = default;
 
 result<void> event_loop::add(int fd, std::uint32_t events, fd_handler handler) {
+  return add_slot(fd, events, std::move(handler), false);
+}
+
+result<void> event_loop::add_slot(int fd, std::uint32_t events, fd_handler handler, bool internal) {
   if (fd < 0 || !handler) return fail(errc::invalid_argument);
   const auto index = static_cast<std::size_t>(fd);
   if (index >= slots_.size()) slots_.resize(index + 1);
@@ -55,12 +60,14 @@ result<void> event_loop::add(int fd, std::uint32_t events, fd_handler handler) {
   s.handler = std::make_unique<fd_handler>(std::move(handler));
   s.generation = generation_;
   s.active = true;
+  s.internal = internal;
+  if (!internal) ++registered_;
   return {};
 }
 
 result<void> event_loop::modify(int fd, std::uint32_t events) {
+  if (!contains(fd)) return fail(errc::invalid_argument);
   const auto index = static_cast<std::size_t>(fd);
-  if (fd < 0 || index >= slots_.size() || !slots_[index].active) return fail(errc::invalid_argument);
   epoll_event ev{};
   ev.events = events;
   ev.data.u64 = pack(fd, slots_[index].generation);
@@ -68,13 +75,21 @@ result<void> event_loop::modify(int fd, std::uint32_t events) {
   return {};
 }
 
+bool event_loop::contains(int fd) const noexcept {
+  return fd >= 0 && static_cast<std::size_t>(fd) < slots_.size() && slots_[static_cast<std::size_t>(fd)].active;
+}
+
 void event_loop::remove(int fd) noexcept {
-  const auto index = static_cast<std::size_t>(fd);
-  if (fd < 0 || index >= slots_.size() || !slots_[index].active) return;
+  if (!contains(fd)) return;
+  slot& s = slots_[static_cast<std::size_t>(fd)];
   // Failure only means the fd was already closed, which removed it from the set anyway.
   (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-  slots_[index].active = false;
-  retired_.push_back(std::move(slots_[index].handler));
+  s.active = false;
+  if (!s.internal) --registered_;
+  if (dispatching_ > 0)
+    retired_.push_back(std::move(s.handler));  // it may be the handler running now
+  else
+    s.handler.reset();
 }
 
 result<void> event_loop::stop_on_signals(std::span<const int> signals) {
@@ -84,10 +99,10 @@ result<void> event_loop::stop_on_signals(std::span<const int> signals) {
   if (signal_) remove(signal_.get());
   signal_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!signal_) return errno_error();
-  return add(signal_.get(), EPOLLIN, [this](std::uint32_t) { on_signal(); });
+  return add_slot(signal_.get(), EPOLLIN, [this](std::uint32_t) { on_signal(); }, true);
 }
 
-result<void> event_loop::run_once(std::optional<time_point> deadline) {
+result<std::size_t> event_loop::run_once(std::optional<time_point> deadline) {
   int timeout_ms = -1;
   if (deadline) {
     const auto left = *deadline - clock::now();
@@ -95,13 +110,32 @@ result<void> event_loop::run_once(std::optional<time_point> deadline) {
     const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
     timeout_ms = ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms, 60'000));
   }
-  if (stopping()) return {};
+  return wait_and_dispatch(timeout_ms);
+}
+
+result<std::size_t> event_loop::run_once(std::chrono::milliseconds timeout) {
+  const auto ms = timeout.count();
+  return wait_and_dispatch(ms < 0 ? -1 : static_cast<int>(std::min<long long>(ms, 60'000)));
+}
+
+result<std::size_t> event_loop::wait_and_dispatch(int timeout_ms) {
+  if (stopping()) return std::size_t{0};
   std::array<epoll_event, batch_size> events{};
   const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
   if (n < 0) {
-    if (errno == EINTR) return {};
+    if (errno == EINTR) return std::size_t{0};
     return errno_error();
   }
+  struct dispatch_scope {
+    explicit dispatch_scope(event_loop& l) noexcept : loop(l) { ++loop.dispatching_; }
+    ~dispatch_scope() {
+      if (--loop.dispatching_ == 0) loop.retired_.clear();
+    }
+    dispatch_scope(const dispatch_scope&) = delete;
+    dispatch_scope& operator=(const dispatch_scope&) = delete;
+    event_loop& loop;
+  } scope(*this);
+  std::size_t handled = 0;
   for (int i = 0; i < n; ++i) {
     const std::uint64_t data = events[static_cast<std::size_t>(i)].data.u64;
     const auto index = static_cast<std::size_t>(data & 0xffffffffu);
@@ -109,14 +143,16 @@ result<void> event_loop::run_once(std::optional<time_point> deadline) {
     if (index >= slots_.size()) continue;
     slot& s = slots_[index];
     if (!s.active || s.generation != generation) continue;
-    (*s.handler)(events[static_cast<std::size_t>(i)].events);  // may reallocate slots_
+    if (!s.internal) ++handled;
+    // Through a copy of the pointer: the handler may reallocate slots_ or retire itself.
+    fd_handler* handler = s.handler.get();
+    (*handler)(events[static_cast<std::size_t>(i)].events);
   }
-  retired_.clear();
-  return {};
+  return handled;
 }
 
 void event_loop::stop() noexcept {
-  stopping_.store(true, std::memory_order_release);
+  stopping_.store(true, std::memory_order_release);  // pairs with the acquire in stopping()
   const std::uint64_t one = 1;
   // An eventfd write only fails when the counter would overflow, and then a wake is pending anyway.
   (void)!::write(wake_.get(), &one, sizeof one);
@@ -146,4 +182,4 @@ result<void> block_signals(std::span<const int> signals) {
   return {};
 }
 
-}  // namespace xenwire::xenstore
+}  // namespace xenwire

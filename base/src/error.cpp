@@ -1,4 +1,4 @@
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 
 #include <string>
 

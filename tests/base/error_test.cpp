@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 
 namespace xenwire {
 namespace {
