@@ -1,4 +1,4 @@
-// Domain management through the core: INTRODUCE (via the host hooks), RELEASE, RESUME,
+// Domain management through the core: INTRODUCE (through the adapter: effects), RELEASE, RESUME,
 // IS_DOMAIN_INTRODUCED, GET_DOMAIN_PATH, SET_TARGET, GET/SET_FEATURE, domain death.
 #include "core_fixture.hpp"
 
