@@ -3,8 +3,9 @@
 // selector & 3 picks the connection (0 dom0 socket, 1 guest 5, 2 guest 6, 3 the newest ring opened by
 // INTRODUCE, else dom0); selector & 0x80 advances the clock by `length` ms and ticks instead of
 // feeding; selector & 0x40 leaves the output queued (unread replies/events pile up);
-// selector == 0x3f makes domain 5 or 6 die (length picks which). Drops requested by the core are
-// carried out (close, then reopen so later steps still have a peer). At the end every queue is drained
+// selector == 0x3f makes domain 5 or 6 die (length picks which). After each step the core's effects
+// are carried out: drops (close, then reopen so later steps still have a peer) and INTRODUCE, which
+// completes at once (a mapping failure when the gfn ends in 0xfe). At the end every queue is drained
 // and core.check() must hold.
 #include <chrono>
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "xenwire/xenstore/server/core.hpp"
@@ -22,19 +24,6 @@ namespace {
 
 using namespace xenwire;
 using namespace xenwire::xenstore;
-
-struct fuzz_hooks : core_hooks {
-  server_core* core = nullptr;
-  time_point now{};
-  std::vector<conn_id> rings;
-  result<conn_id> introduce_domain(domid_t domid, std::uint64_t, evtchn_port_t) override {
-    conn_id c = core->open({conn_kind::ring, domid, false}, now);
-    rings.push_back(c);
-    return c;
-  }
-  void release_domain(domid_t, conn_id) override {}
-  void log(log_level, std::string_view) override {}
-};
 
 void drain(server_core& core, conn_id c, time_point now) {
   for (int guard = 0; guard < 1'000'000; ++guard) {
@@ -49,11 +38,9 @@ void drain(server_core& core, conn_id c, time_point now) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  fuzz_hooks hooks;
-  server_core core({}, &hooks);
-  hooks.core = &core;
+  server_core core;
   time_point now{std::chrono::seconds(1000)};
-  hooks.now = now;
+  std::vector<conn_id> rings;
 
   conn_id peers[3] = {
       core.open({conn_kind::socket, 0, false}, now),
@@ -65,16 +52,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   auto all_conns = [&] {
     std::vector<conn_id> v(std::begin(peers), std::end(peers));
-    v.insert(v.end(), hooks.rings.begin(), hooks.rings.end());
+    v.insert(v.end(), rings.begin(), rings.end());
     return v;
   };
-  auto handle_drops = [&] {
-    for (auto [c, why] : core.take_drops()) {
-      (void)why;
-      core.close(c, now);
-      std::erase(hooks.rings, c);
-      for (int i = 0; i < 3; ++i)
-        if (peers[i] == c) peers[i] = core.open({peer_kind[i], peer_domid[i], false}, now);
+  std::vector<core_effect> effects;
+  auto handle_effects = [&] {
+    for (core.take_effects(effects); !effects.empty(); core.take_effects(effects)) {
+      for (const core_effect& e : effects) {
+        if (const auto* in = std::get_if<effect::introduce_domain>(&e)) {
+          result<void> mapped;
+          if ((in->gfn & 0xff) == 0xfe) mapped = fail(errc::bad_grant_ref);
+          if (auto c = core.complete_introduce(in->token, mapped, now)) rings.push_back(*c);
+        } else if (const auto* d = std::get_if<effect::drop>(&e)) {
+          core.close(d->conn, now);
+          std::erase(rings, d->conn);
+          for (int i = 0; i < 3; ++i)
+            if (peers[i] == d->conn) peers[i] = core.open({peer_kind[i], peer_domid[i], false}, now);
+        }
+      }
     }
   };
 
@@ -86,15 +81,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at += 3;
     if (sel & 0x80) {
       now += std::chrono::milliseconds(len);
-      hooks.now = now;
       core.tick(now);
-      handle_drops();
+      handle_effects();
       continue;
     }
     if (sel == 0x3f) {
       domid_t victim = (len & 1) ? 6 : 5;
       core.domain_died(victim, now);
-      handle_drops();
+      handle_effects();
       // The guest plays its domain again (a new domain reusing the domid).
       for (int i = 1; i < 3; ++i)
         if (peer_domid[i] == victim) {
@@ -111,16 +105,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 0: target = peers[0]; break;
       case 1: target = peers[1]; break;
       case 2: target = peers[2]; break;
-      case 3: target = hooks.rings.empty() ? peers[0] : hooks.rings.back(); break;
+      case 3: target = rings.empty() ? peers[0] : rings.back(); break;
     }
     (void)core.feed(target, chunk, now);  // unconsumed input is dropped: a quota paused the peer
-    handle_drops();
+    handle_effects();
     if (!(sel & 0x40))
       for (conn_id c : all_conns()) drain(core, c, now);
   }
 
   for (conn_id c : all_conns()) drain(core, c, now);
-  handle_drops();
+  handle_effects();
   if (auto ok = core.check(); !ok) {
     std::fprintf(stderr, "xenstore_core: core.check() failed: %s\n", ok.error().message().c_str());
     std::abort();

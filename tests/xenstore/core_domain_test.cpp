@@ -1,4 +1,4 @@
-// Domain management through the core: INTRODUCE (via the host hooks), RELEASE, RESUME,
+// Domain management through the core: INTRODUCE (through the adapter: effects), RELEASE, RESUME,
 // IS_DOMAIN_INTRODUCED, GET_DOMAIN_PATH, SET_TARGET, GET/SET_FEATURE, domain death.
 #include "core_fixture.hpp"
 
@@ -20,11 +20,11 @@ TEST_F(CoreDomain, IntroduceOpensARingThroughTheHooksAndFires) {
   ev(d0);
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "F");
   EXPECT_TRUE(h.introduce(5, 0x1234, 7).ok());
-  ASSERT_TRUE(h.hooks().rings.contains(5));
+  ASSERT_TRUE(h.host().rings.contains(5));
   EXPECT_EQ(ev(d0), (EV{{"@introduceDomain", "in"}}));
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "T");
   // The new ring speaks for domain 5.
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   EXPECT_TRUE(h.write(ring, "x", "1").ok());
   EXPECT_EQ(h.read(d0, "/local/domain/5/x").payload, "1");
   EXPECT_EQ(H::split(h.get_perms(d0, "/local/domain/5/x").payload)[0], "n5");
@@ -36,18 +36,18 @@ TEST_F(CoreDomain, IntroduceArgumentErrors) {
   EXPECT_EQ(h.introduce(0x7FF0, 1, 3).error(), "EINVAL");  // DOMID_FIRST_RESERVED
   EXPECT_EQ(h.request(d0, msg_type::introduce, H::z("5") + H::z("1")).error(), "EINVAL");
   EXPECT_EQ(h.request(d0, msg_type::introduce, H::z("x") + H::z("1") + H::z("3")).error(), "EINVAL");
-  EXPECT_TRUE(h.hooks().rings.empty());
+  EXPECT_TRUE(h.host().rings.empty());
 }
 
 TEST_F(CoreDomain, FailedMappingLeavesTheDomainUnintroduced) {
   auto d0 = h.dom0();
   h.watch(d0, "@introduceDomain", "in");
   ev(d0);
-  h.hooks().fail_introduce = true;
+  h.host().fail_introduce = true;
   EXPECT_EQ(h.introduce(5).error(), "EINVAL");
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "F");
   EXPECT_EQ(ev(d0), EV{});
-  h.hooks().fail_introduce = false;
+  h.host().fail_introduce = false;
   EXPECT_TRUE(h.introduce(5).ok());
   EXPECT_EQ(ev(d0), (EV{{"@introduceDomain", "in"}}));
 }
@@ -55,7 +55,7 @@ TEST_F(CoreDomain, FailedMappingLeavesTheDomainUnintroduced) {
 TEST_F(CoreDomain, RepeatedIntroduceSucceedsAndResetsTheConnection) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   h.watch(ring, "x", "t");
   auto tx = h.start(ring);
   EXPECT_EQ(usage(5, "watches"), 1);
@@ -63,7 +63,7 @@ TEST_F(CoreDomain, RepeatedIntroduceSucceedsAndResetsTheConnection) {
   h.watch(d0, "@introduceDomain", "in");
   ev(d0);
   EXPECT_TRUE(h.introduce(5).ok());
-  EXPECT_EQ(h.hooks().rings.size(), 1u);  // no second ring
+  EXPECT_EQ(h.host().rings.size(), 1u);  // no second ring
   EXPECT_EQ(usage(5, "watches"), 0);
   EXPECT_EQ(usage(5, "transactions"), 0);
   EXPECT_EQ(h.end(ring, tx, true).error(), "ENOENT");
@@ -73,7 +73,7 @@ TEST_F(CoreDomain, RepeatedIntroduceSucceedsAndResetsTheConnection) {
 TEST_F(CoreDomain, ReleaseFiresRemovesOwnedNodesAndDropsTheRing) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   h.write(ring, "data/x", "1");
   // A node outside the home, created by dom0 and given to domain 5.
   h.write(d0, "/vm/5", "");
@@ -83,7 +83,7 @@ TEST_F(CoreDomain, ReleaseFiresRemovesOwnedNodesAndDropsTheRing) {
   h.watch(d0, "@releaseDomain", "out");
   h.watch(d0, "/local/domain/5", "home");
   ev(d0);
-  core().take_drops();
+  h.take_drops();
   EXPECT_TRUE(h.release(5).ok());
   auto evs = ev(d0);
   EXPECT_NE(std::find(evs.begin(), evs.end(), event{"@releaseDomain", "out"}), evs.end());
@@ -91,8 +91,8 @@ TEST_F(CoreDomain, ReleaseFiresRemovesOwnedNodesAndDropsTheRing) {
   EXPECT_EQ(h.read(d0, "/local/domain/5").error(), "ENOENT");
   EXPECT_EQ(h.read(d0, "/vm/5").error(), "ENOENT");
   EXPECT_EQ(h.get_perms(d0, "/shared").payload, std::string("n0\0", 3));  // ACL entry gone
-  EXPECT_EQ(h.hooks().released, (std::vector<domid_t>{5}));
-  EXPECT_TRUE(dropped_as(core().take_drops(), ring, drop_reason::released));
+  EXPECT_EQ(h.host().released, (std::vector<domid_t>{5}));
+  EXPECT_TRUE(dropped_as(h.take_drops(), ring, drop_reason::released));
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "F");
   // The adapter closes the ring afterwards: no second @releaseDomain.
   core().close(ring, h.now());
@@ -171,23 +171,23 @@ TEST_F(CoreDomain, GetAndSetFeature) {
   EXPECT_EQ(h.request(d0, msg_type::set_feature, H::z("5") + H::z("4096")).error(), "EINVAL");  // unsupported bit
   ASSERT_TRUE(h.introduce(5).ok());
   EXPECT_EQ(h.request(d0, msg_type::get_feature, H::z("5")).str(), "1");
-  EXPECT_EQ(h.request(h.hooks().rings[5], msg_type::get_feature, "").str(), "1");
+  EXPECT_EQ(h.request(h.host().rings[5], msg_type::get_feature, "").str(), "1");
   EXPECT_EQ(h.request(d0, msg_type::set_feature, H::z("5") + H::z("3")).error(), "EBUSY");
   EXPECT_EQ(h.request(d0, msg_type::get_feature, H::z("77")).error(), "ENOENT");
-  EXPECT_EQ(h.request(h.hooks().rings[5], msg_type::get_feature, H::z("5")).error(), "EACCES");
+  EXPECT_EQ(h.request(h.host().rings[5], msg_type::get_feature, H::z("5")).error(), "EACCES");
 }
 
 TEST_F(CoreDomain, DomainDiedReleasesOnceAndIsIdempotent) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   h.write(ring, "x", "1");
   h.watch(d0, "@releaseDomain", "out");
   ev(d0);
   core().domain_died(5, h.now());
   EXPECT_EQ(ev(d0), (EV{{"@releaseDomain", "out"}}));
   EXPECT_EQ(h.read(d0, "/local/domain/5").error(), "ENOENT");
-  EXPECT_TRUE(dropped_as(core().take_drops(), ring, drop_reason::released));
+  EXPECT_TRUE(dropped_as(h.take_drops(), ring, drop_reason::released));
   core().domain_died(5, h.now());
   core().close(ring, h.now());
   core().domain_died(5, h.now());
@@ -201,12 +201,12 @@ TEST_F(CoreDomain, RingClosedByTheHostKeepsTheDomainUntilItDies) {
   h.write(d0, "/local/domain/5/x", "1");
   h.watch(d0, "@releaseDomain", "out");
   ev(d0);
-  core().close(h.hooks().rings[5], h.now());
+  core().close(h.host().rings[5], h.now());
   EXPECT_EQ(ev(d0), EV{});  // no spurious @releaseDomain (XSA-325)
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "T");
   // A new INTRODUCE maps the ring again.
   ASSERT_TRUE(h.introduce(5).ok());
-  EXPECT_NE(h.hooks().rings[5], 0u);
+  EXPECT_NE(h.host().rings[5], 0u);
   core().domain_died(5, h.now());
   EXPECT_EQ(ev(d0), (EV{{"@releaseDomain", "out"}}));
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "F");
@@ -240,7 +240,7 @@ TEST_F(CoreDomain, ReleaseKeepsWatchersOfOtherDomainsWorking) {
 TEST_F(CoreDomain, ResetOfARingKeepsTheDomainIntroduced) {
   auto d0 = h.dom0();
   h.introduce(5);
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   h.watch(ring, "x", "t");
   core().reset(ring, h.now());
   EXPECT_EQ(usage(5, "watches"), 0);

@@ -61,7 +61,7 @@ TEST(CoreNode, OversizedFrameDropsTheConnection) {
   std::memcpy(frame.data(), &hd, sizeof hd);
   auto r = h.core().feed(d0, std::as_bytes(std::span(frame.data(), frame.size())), h.now());
   EXPECT_FALSE(r);
-  auto drops = h.core().take_drops();
+  auto drops = h.take_drops();
   ASSERT_EQ(drops.size(), 1u);
   EXPECT_EQ(drops[0].first, d0);
   EXPECT_EQ(drops[0].second, drop_reason::protocol_error);

@@ -247,9 +247,9 @@ TEST_F(CoreQuota, ControlHelpCheckMemreportLog) {
   EXPECT_NE(mem.str().find("nodes"), std::string::npos);
   EXPECT_TRUE(control("log", {"on"}).ok());
   EXPECT_TRUE(core().config().trace);
-  auto before = h.hooks().logs.size();
+  auto before = h.host().logs.size();
   h.read(h.dom0(), "/");
-  EXPECT_GT(h.hooks().logs.size(), before);  // requests traced
+  EXPECT_GT(h.host().logs.size(), before);  // requests traced
   EXPECT_TRUE(control("log", {"off"}).ok());
   EXPECT_FALSE(core().config().trace);
   EXPECT_EQ(control("log", {"maybe"}).error(), "EINVAL");

@@ -35,14 +35,14 @@ TEST_F(Xsa, Xsa38_72_OversizedFramesDropTheConnectionWithoutCrashing) {
   auto d0 = h.dom0();
   h.write(d0, "/still", "here");
   ASSERT_TRUE(h.introduce(5).ok());
-  auto ring = h.hooks().rings[5];
-  core().take_drops();
+  auto ring = h.host().rings[5];
+  h.take_drops();
   for (std::uint32_t len : {4097u, 65536u, 0xFFFFFFFFu}) {
     auto victim = h.open_socket();
     std::string f = raw_header(static_cast<std::uint32_t>(msg_type::write), 1, 0, len);
     auto r = core().feed(victim, std::as_bytes(std::span(f.data(), f.size())), h.now());
     EXPECT_FALSE(r) << len;
-    auto drops = core().take_drops();
+    auto drops = h.take_drops();
     ASSERT_EQ(drops.size(), 1u);
     EXPECT_EQ(drops[0], (std::pair<conn_id, drop_reason>{victim, drop_reason::protocol_error}));
     // Further input on a dropping connection is ignored, not parsed.
@@ -54,7 +54,7 @@ TEST_F(Xsa, Xsa38_72_OversizedFramesDropTheConnectionWithoutCrashing) {
   // A guest ring too; the payload limit is exactly 4096.
   std::string f = raw_header(static_cast<std::uint32_t>(msg_type::read), 1, 0, 4097);
   EXPECT_FALSE(core().feed(ring, std::as_bytes(std::span(f.data(), f.size())), h.now()));
-  EXPECT_EQ(core().take_drops().size(), 1u);
+  EXPECT_EQ(h.take_drops().size(), 1u);
   auto g = h.guest(6);
   std::string max_ok = H::z("x") + std::string(4094, 'v');
   ASSERT_EQ(max_ok.size(), 4096u);
@@ -140,7 +140,7 @@ TEST_F(Xsa, Xsa272_QuotasAreNeverSkipped) {
 TEST_F(Xsa, Xsa322_417_483_ReusedDomidSeesNothingOfTheOldDomain) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
-  auto old = h.hooks().rings[5];
+  auto old = h.host().rings[5];
   h.write(old, "data/secret", "old");
   h.write(d0, "/vm/5", "");
   h.set_perms(d0, "/vm/5", {"n5"});
@@ -151,11 +151,11 @@ TEST_F(Xsa, Xsa322_417_483_ReusedDomidSeesNothingOfTheOldDomain) {
   ASSERT_TRUE(set_quota(5, "nodes", 7).ok());
   ASSERT_TRUE(set_quota(5, "watches", 1).ok());
   ASSERT_TRUE(h.release(5).ok());
-  core().take_drops();
+  h.take_drops();
   core().close(old, h.now());
 
   ASSERT_TRUE(h.introduce(5).ok());
-  auto fresh = h.hooks().rings[5];
+  auto fresh = h.host().rings[5];
   ASSERT_NE(fresh, old);
   EXPECT_EQ(h.read(fresh, "data/secret").error(), "ENOENT");
   EXPECT_EQ(h.read(d0, "/vm/5").error(), "ENOENT");
@@ -224,13 +224,13 @@ TEST_F(Xsa, Xsa324_HugeWatchTokenNeverProducesAnOversizedEvent) {
 TEST_F(Xsa, Xsa325_NoSpuriousReleaseDomainWhenABadGuestIsDropped) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   h.watch(d0, "@releaseDomain", "out");
   ev(d0);
-  core().take_drops();
+  h.take_drops();
   std::string f = raw_header(static_cast<std::uint32_t>(msg_type::read), 1, 0, 5000);
   EXPECT_FALSE(core().feed(ring, std::as_bytes(std::span(f.data(), f.size())), h.now()));
-  auto drops = core().take_drops();
+  auto drops = h.take_drops();
   ASSERT_EQ(drops.size(), 1u);
   EXPECT_EQ(drops[0].second, drop_reason::protocol_error);
   // The adapter closes the misbehaving connection; the domain itself is still alive.
@@ -419,7 +419,7 @@ TEST_F(Xsa, Xsa418_DeepTreesNeverRecurse) {
 TEST_F(Xsa, Xsa419_NodesOutsideTheHomeGoWithTheDomain) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   h.write(d0, "/backend", "");
   h.set_perms(d0, "/backend", {"n0", "b5"});
   ASSERT_TRUE(h.write(ring, "/backend/vif/5/0", "guest-made").ok());
@@ -438,7 +438,7 @@ TEST_F(Xsa, Xsa420_NumbersAndLengthsAreNeverTruncated) {
   EXPECT_EQ(h.set_perms(d0, "/t", {"n0", "r4294967301"}).error(), "EINVAL");
   EXPECT_EQ(h.read(g5, "/t").error(), "EACCES");
   EXPECT_EQ(h.request(d0, msg_type::introduce, H::z("65541") + H::z("1") + H::z("3")).error(), "EINVAL");
-  EXPECT_TRUE(h.hooks().rings.empty());
+  EXPECT_TRUE(h.host().rings.empty());
   EXPECT_EQ(h.request(d0, msg_type::release, H::z("65541")).error(), "EINVAL");
   EXPECT_EQ(h.request(d0, msg_type::get_domain_path, H::z("65541")).error(), "EINVAL");
   EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("65541")).error(), "EINVAL");
@@ -455,7 +455,7 @@ TEST_F(Xsa, Xsa420_NumbersAndLengthsAreNeverTruncated) {
 TEST_F(Xsa, Xsa425_DoubleReleaseIsHarmless) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());
-  auto ring = h.hooks().rings[5];
+  auto ring = h.host().rings[5];
   h.watch(ring, "x", "t");
   h.start(ring);
   h.write(ring, "x", "1");
@@ -469,7 +469,7 @@ TEST_F(Xsa, Xsa425_DoubleReleaseIsHarmless) {
   EXPECT_EQ(h.release(5).error(), "ENOENT");
   auto evs = ev(d0);
   EXPECT_EQ(std::count(evs.begin(), evs.end(), event{"@releaseDomain", "out"}), 1);
-  EXPECT_EQ(h.hooks().released, (std::vector<domid_t>{5}));
+  EXPECT_EQ(h.host().released, (std::vector<domid_t>{5}));
 }
 
 TEST_F(Xsa, Xsa481_LocalDomainTrailingSlashIsEinvalAndTheConnectionGoesOn) {
@@ -487,7 +487,7 @@ TEST_F(Xsa, Xsa481_LocalDomainTrailingSlashIsEinvalAndTheConnectionGoesOn) {
     EXPECT_EQ(h.read(c, "/local/domain/x/").error(), "EINVAL");
   }
   EXPECT_TRUE(h.protocol_errors().empty());
-  EXPECT_TRUE(core().take_drops().empty());
+  EXPECT_TRUE(h.take_drops().empty());
   EXPECT_FALSE(h.directory(d0, "/local/domain").is_error());
   EXPECT_TRUE(h.write(g, "ok", "1").ok());
 }

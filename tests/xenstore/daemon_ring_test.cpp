@@ -172,6 +172,19 @@ TEST_F(DaemonRingTest, GuestTalksThroughItsRing) {
   EXPECT_EQ(r->second, "from the ring");
 }
 
+// The daemon carries out the core's introduce_domain effect: a domain whose page cannot be mapped is
+// refused (EINVAL) and the domains already served go on.
+TEST_F(DaemonRingTest, AnIntroduceWhoseMappingFailsIsRefused) {
+  auto r = dom0_call(socket_, t_introduce, "9\0"s + "0\0"s + "5\0"s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, t_error);
+  EXPECT_EQ(r->second, "EINVAL"s + '\0');
+  guest_send(frame(t_write, "y\0still here"s));
+  auto g = guest_reply();
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->first, t_write) << g->second;
+}
+
 TEST_F(DaemonRingTest, RepliesLargerThanTheRingArriveInPieces) {
   const std::string big(1500, 'b');  // under the node-size quota, over the 1024-byte ring
   guest_send(frame(t_write, "big\0"s + big));

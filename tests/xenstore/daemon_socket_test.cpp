@@ -267,6 +267,35 @@ TEST_F(DaemonTest, PipelinedRequestsInOneWriteAreAllAnswered) {
   }
 }
 
+// Without a ring transport the daemon completes INTRODUCE with a failure: the requester gets EINVAL,
+// and the requests it pipelined behind it are answered after that reply, in order.
+TEST_F(DaemonTest, AnIntroduceWithoutRingsIsRefusedAndLaterRequestsFollowItsReply) {
+  constexpr std::uint32_t t_introduce = 8;
+  start();
+  raw_client c(socket_);
+  std::string burst = frame(t_introduce, 1, 0, str0("5") + str0("1") + str0("3")) +
+                      frame(t_write, 2, 0, "/after\0x"s) + frame(t_read, 3, 0, str0("/after"));
+  ASSERT_TRUE(c.send_all(burst));
+  auto r1 = c.reply();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->req_id, 1u);
+  EXPECT_EQ(r1->type, t_error);
+  EXPECT_EQ(r1->payload, str0("EINVAL"));
+  auto r2 = c.reply();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->req_id, 2u);
+  EXPECT_EQ(r2->type, t_write);
+  auto r3 = c.reply();
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->req_id, 3u);
+  EXPECT_EQ(r3->payload, "x");
+  stop();
+  std::lock_guard lock(log_mutex_);
+  EXPECT_NE(std::find_if(logs_.begin(), logs_.end(),
+                         [](const std::string& l) { return l.find("refused: no ring transport") != std::string::npos; }),
+            logs_.end());
+}
+
 TEST_F(DaemonTest, ASlowReaderGetsEveryReplyIntact) {
   // Replies far beyond the socket buffer: the daemon's writes go partial and wait for EPOLLOUT.
   start();

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "xenwire/xenstore/replies.hpp"
@@ -18,24 +20,53 @@
 
 namespace xenwire::xenstore::testing {
 
-// Records hook calls; INTRODUCE opens a ring connection as a real host would.
-class recording_hooks : public core_hooks {
+// Plays the adapter's part for the core's effects: INTRODUCE maps (or fails to, with fail_introduce)
+// and completes, opening a ring connection as a real host would; releases, drops and log lines are
+// recorded. Drops are not carried out: tests close connections themselves.
+class recording_host {
  public:
-  server_core* core = nullptr;
-  time_point now{};
   std::map<domid_t, conn_id> rings;
   std::vector<domid_t> released;
   std::vector<std::string> logs;
+  std::vector<std::pair<conn_id, drop_reason>> drops;  // taken by core_harness::take_drops()
+  std::vector<core_effect> seen;                       // every effect, in order (cleared by tests)
   bool fail_introduce = false;
+  // Leaves INTRODUCEs pending (for tests of the two-phase protocol): they collect in `introductions`
+  // until the test completes them.
+  bool hold_introduce = false;
+  std::vector<effect::introduce_domain> introductions;
 
-  result<conn_id> introduce_domain(domid_t domid, std::uint64_t, evtchn_port_t) override {
-    if (fail_introduce) return fail(errc::bad_grant_ref);
-    conn_id c = core->open({conn_kind::ring, domid, false}, now);
-    rings[domid] = c;
-    return c;
+  // Carries out every queued effect; returns whether an INTRODUCE was completed (held input may move).
+  bool run(server_core& core, time_point now) {
+    bool completed = false;
+    for (;;) {
+      auto batch = core.take_effects();
+      if (batch.empty()) return completed;
+      for (core_effect& e : batch) {
+        seen.push_back(e);
+        if (auto* in = std::get_if<effect::introduce_domain>(&e)) {
+          if (hold_introduce) {
+            introductions.push_back(*in);
+            continue;
+          }
+          complete(core, *in, now);
+          completed = true;
+        } else if (auto* rel = std::get_if<effect::release_domain>(&e)) {
+          released.push_back(rel->domid);
+        } else if (auto* d = std::get_if<effect::drop>(&e)) {
+          drops.emplace_back(d->conn, d->reason);
+        } else if (auto* l = std::get_if<effect::log>(&e)) {
+          logs.push_back(l->text);
+        }
+      }
+    }
   }
-  void release_domain(domid_t domid, conn_id) override { released.push_back(domid); }
-  void log(log_level, std::string_view m) override { logs.emplace_back(m); }
+  result<conn_id> complete(server_core& core, const effect::introduce_domain& in, time_point now) {
+    auto r = core.complete_introduce(in.token, fail_introduce ? result<void>(fail(errc::bad_grant_ref)) : result<void>(),
+                                     now);
+    if (r) rings[in.domid] = *r;
+    return r;
+  }
 };
 
 struct reply {
@@ -56,15 +87,22 @@ struct event {
 
 class core_harness {
  public:
-  explicit core_harness(server_config cfg = {}) : core_(cfg, &hooks_) { hooks_.core = &core_; }
+  explicit core_harness(server_config cfg = {}) : core_(cfg) {}
 
   server_core& core() { return core_; }
-  recording_hooks& hooks() { return hooks_; }
+  recording_host& host() { return host_; }
   time_point now() const { return now_; }
   void advance(std::chrono::milliseconds ms) {
     now_ += ms;
-    hooks_.now = now_;
     core_.tick(now_);
+    run_effects();
+  }
+  // Carries out the effects the core queued so far (see recording_host).
+  bool run_effects() { return host_.run(core_, now_); }
+  // Connections the core asked to drop since the last call.
+  std::vector<std::pair<conn_id, drop_reason>> take_drops() {
+    run_effects();
+    return std::exchange(host_.drops, {});
   }
 
   conn_id dom0() {
@@ -87,13 +125,21 @@ class core_harness {
     pending_in_[c] += frame;
     pump(c);
   }
-  // Feeds whatever the core would take now (quotas may hold some back) and drains output.
+  // Feeds whatever the core would take now (quotas or a pending INTRODUCE may hold some back),
+  // carries out the effects, and drains output. A completed INTRODUCE lets held input move again.
   void pump(conn_id c) {
     std::string& in = pending_in_[c];
-    if (!in.empty()) {
-      auto r = core_.feed(c, std::as_bytes(std::span(in.data(), in.size())), now_);
-      if (r) in.erase(0, *r);
-      else protocol_errors_.push_back(c);
+    for (;;) {
+      if (!in.empty()) {
+        auto r = core_.feed(c, std::as_bytes(std::span(in.data(), in.size())), now_);
+        if (!r) {
+          protocol_errors_.push_back(c);
+          run_effects();
+          break;
+        }
+        in.erase(0, *r);
+      }
+      if (!run_effects() || in.empty()) break;
     }
     drain(c);
   }
@@ -199,7 +245,7 @@ class core_harness {
   }
 
  private:
-  recording_hooks hooks_;
+  recording_host host_;
   server_core core_;
   time_point now_{std::chrono::seconds(1000)};
   std::optional<conn_id> dom0_;

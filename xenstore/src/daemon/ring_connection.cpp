@@ -47,25 +47,32 @@ result<void> ring_host::ensure_event_channel() {
   return loop_.add(evtchn_->fd(), EPOLLIN, [this](std::uint32_t) { on_events(clock::now()); });
 }
 
-result<conn_id> ring_host::introduce(domid_t domid, std::uint64_t gfn, evtchn_port_t remote_port, time_point now) {
+void ring_host::introduce(const effect::introduce_domain& in, time_point now) {
+  const domid_t domid = in.domid;
+  auto refuse = [&](std::error_code why) { (void)core_.complete_introduce(in.token, fail(why), now); };
   // The page is found through the reserved grant (as C xenstored does with xengnttab), not the gfn.
-  (void)gfn;
-  if (auto r = ensure_event_channel(); !r) return fail(r.error());
+  if (auto r = ensure_event_channel(); !r) return refuse(r.error());
   const grant_ref_t ref = gnttab_reserved_xenstore;
   auto page = transport_.grants().map(domid, std::span<const grant_ref_t>(&ref, 1), access::read_write);
   if (!page) {
     say_(log_level::warn, "INTRODUCE domain " + std::to_string(domid) + ": mapping its page: " + page.error().message());
-    return fail(page.error());
+    return refuse(page.error());
   }
   auto ring = xs::server_ring::attach((*page)->bytes(), core_.config().ring_features);
-  if (!ring) return fail(ring.error());
-  auto port = evtchn_->bind_interdomain(domid, remote_port);
+  if (!ring) return refuse(ring.error());
+  auto port = evtchn_->bind_interdomain(domid, in.port);
   if (!port) {
     say_(log_level::warn, "INTRODUCE domain " + std::to_string(domid) + ": binding port " +
-                              std::to_string(remote_port) + ": " + port.error().message());
-    return fail(port.error());
+                              std::to_string(in.port) + ": " + port.error().message());
+    return refuse(port.error());
   }
-  const conn_id id = core_.open({conn_kind::ring, domid, false}, now);
+  auto opened = core_.complete_introduce(in.token, {}, now);
+  if (!opened) {  // the domain went away meanwhile: undo (the page is unmapped as `page` goes)
+    say_(log_level::info, "INTRODUCE domain " + std::to_string(domid) + " abandoned: " + opened.error().message());
+    (void)evtchn_->unbind(*port);
+    return;
+  }
+  const conn_id id = *opened;
   auto rc = std::unique_ptr<ring_conn>(new ring_conn{domid, id, *port, std::move(*page), *ring, {}, 0, 0, false, {}, {}});
   if (trace_) {
     rc->trace_in.emplace("conn " + std::to_string(id) + " <");
@@ -76,7 +83,6 @@ result<conn_id> ring_host::introduce(domid_t domid, std::uint64_t gfn, evtchn_po
   // Requests may already be waiting; serve them on the next settle. Wake the guest as C xenstored does.
   rc->must_notify = true;
   rings_.emplace(id, std::move(rc));
-  return id;
 }
 
 void ring_host::teardown(conn_id conn) {

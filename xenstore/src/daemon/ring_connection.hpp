@@ -31,13 +31,15 @@ class ring_host {
   ring_host(const ring_host&) = delete;
   ring_host& operator=(const ring_host&) = delete;
 
-  // core_hooks::introduce_domain: maps, binds, advertises the features, opens the core connection.
-  result<conn_id> introduce(domid_t domid, std::uint64_t gfn, evtchn_port_t remote_port, time_point now);
-  // core_hooks::release_domain: unmaps and unbinds; the core connection is closed when dropped.
+  // effect::introduce_domain: maps, binds, advertises the features, then completes the INTRODUCE
+  // (server_core::complete_introduce, which opens the core connection; on failure it answers the
+  // requester with the error).
+  void introduce(const effect::introduce_domain& in, time_point now);
+  // effect::release_domain: unmaps and unbinds; the core connection is closed when dropped.
   void release(domid_t domid, conn_id conn);
   // Is `conn` (or was it, until its drop is handled) one of ours?
   bool owns(conn_id conn) const;
-  // A drop from take_drops(): records the reason on the ring, signals, closes the core connection.
+  // An effect::drop: records the reason on the ring, signals, closes the core connection.
   void drop(conn_id conn, drop_reason why, time_point now);
   // After each loop batch: offers held-back input, writes queued output, signals peers.
   void settle(time_point now, bool& progressed);

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "daemon/ring_connection.hpp"
@@ -33,7 +34,7 @@ std::string explain_listen_error(const std::string& path, const std::error_code&
 
 }  // namespace
 
-struct xenstored::impl final : core_hooks {
+struct xenstored::impl final {
   struct listener_entry {
     socket_listener listener;
     connection_options options;
@@ -49,11 +50,12 @@ struct xenstored::impl final : core_hooks {
   std::vector<std::byte> scratch = std::vector<std::byte>(scratch_size);
   std::vector<conn_id> touched;  // sockets the poller reported since the last settle()
   std::vector<conn_id> visit_scratch, visited_scratch;
+  std::vector<core_effect> effects_scratch;
 
   impl(daemon_settings s, log_sink sink, std::unique_ptr<event_loop> l)
-      : settings(std::move(s)), log_out(std::move(sink)), loop(std::move(l)), core(settings.config, this) {}
+      : settings(std::move(s)), log_out(std::move(sink)), loop(std::move(l)), core(settings.config) {}
 
-  ~impl() override {
+  ~impl() {
     const auto now = clock::now();
     for (auto& [id, conn] : sockets) {
       loop->remove(conn->fd());
@@ -61,25 +63,9 @@ struct xenstored::impl final : core_hooks {
     }
     sockets.clear();
     if (rings) rings->close_all(now);
-    core.set_hooks(nullptr);
   }
 
   void say(log_level level, const std::string& message) const {
-    if (log_out) log_out(level, message);
-  }
-
-  // ---- core_hooks ----
-  result<conn_id> introduce_domain(domid_t domid, std::uint64_t gfn, evtchn_port_t port) override {
-    if (!rings) {
-      say(log_level::warn, "INTRODUCE of domain " + std::to_string(domid) + " refused: no ring transport");
-      return fail(errc::not_supported);
-    }
-    return rings->introduce(domid, gfn, port, clock::now());
-  }
-  void release_domain(domid_t domid, conn_id conn) override {
-    if (rings) rings->release(domid, conn);
-  }
-  void log(log_level level, std::string_view message) override {
     if (log_out) log_out(level, message);
   }
 
@@ -150,22 +136,46 @@ struct xenstored::impl final : core_hooks {
   }
 
   // ---- after each batch ----
-  void handle_drops(time_point now) {
-    for (const auto& [id, why] : core.take_drops()) {
-      if (sockets.contains(id)) {
-        const auto code = why == drop_reason::protocol_error ? make_error_code(errc::protocol_error)
-                          : why == drop_reason::released   ? make_error_code(errc::peer_closed)
-                                                           : std::make_error_code(std::errc::not_enough_memory);
-        close_socket(id, code, now);
-      } else if (rings && rings->owns(id)) {
-        rings->drop(id, why, now);
+  // Carries out the core's effects in order until none are left (carrying one out may queue more);
+  // connections that have work are added to `visit`.
+  void run_effects(time_point now, std::vector<conn_id>& visit) {
+    std::vector<core_effect>& batch = effects_scratch;
+    for (core.take_effects(batch); !batch.empty(); core.take_effects(batch)) {
+      for (core_effect& e : batch) {
+        if (const auto* r = std::get_if<effect::ready>(&e)) {
+          visit.push_back(r->conn);
+        } else if (const auto* d = std::get_if<effect::drop>(&e)) {
+          drop(d->conn, d->reason, now);
+        } else if (const auto* in = std::get_if<effect::introduce_domain>(&e)) {
+          if (rings) {
+            rings->introduce(*in, now);
+          } else {
+            say(log_level::warn, "INTRODUCE of domain " + std::to_string(in->domid) + " refused: no ring transport");
+            (void)core.complete_introduce(in->token, fail(errc::not_supported), now);
+          }
+        } else if (const auto* rel = std::get_if<effect::release_domain>(&e)) {
+          if (rings) rings->release(rel->domid, rel->conn);
+        } else if (auto* l = std::get_if<effect::log>(&e)) {
+          if (log_out) log_out(l->level, l->text);
+        }
       }
     }
   }
 
+  void drop(conn_id id, drop_reason why, time_point now) {
+    if (sockets.contains(id)) {
+      const auto code = why == drop_reason::protocol_error ? make_error_code(errc::protocol_error)
+                        : why == drop_reason::released     ? make_error_code(errc::peer_closed)
+                                                           : std::make_error_code(std::errc::not_enough_memory);
+      close_socket(id, code, now);
+    } else if (rings && rings->owns(id)) {
+      rings->drop(id, why, now);
+    }
+  }
+
   // Visits only connections with work: those the poller reported this batch (touched) and those the
-  // core says have new output or may take held-back input again (take_ready). Idle connections cost
-  // nothing per request.
+  // core says have new output or may take held-back input again (effect::ready). Idle connections
+  // cost nothing per request.
   void settle(time_point now) {
     if (auto due = core.next_deadline(); due && *due <= now) core.tick(now);
     std::vector<conn_id>& visit = visit_scratch;
@@ -175,8 +185,7 @@ struct xenstored::impl final : core_hooks {
     visited.clear();
     for (int pass = 0; pass < settle_passes; ++pass) {
       bool progressed = false;
-      handle_drops(now);
-      for (conn_id id : core.take_ready()) visit.push_back(id);
+      run_effects(now, visit);
       std::sort(visit.begin(), visit.end());
       visit.erase(std::unique(visit.begin(), visit.end()), visit.end());
       for (conn_id id : visit) {
@@ -195,9 +204,8 @@ struct xenstored::impl final : core_hooks {
       }
       visit.clear();
       if (rings) rings->settle(now, progressed);
-      handle_drops(now);
       // Output queued during this pass (e.g. a watch event caused by a ring's request) is more work.
-      for (conn_id id : core.take_ready()) visit.push_back(id);
+      run_effects(now, visit);
       if (!progressed && visit.empty()) break;
     }
     // Still busy after the last pass: run() polls without sleeping until this drains.

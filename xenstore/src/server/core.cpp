@@ -3,13 +3,14 @@
 #include "xenwire/xenstore/server/core.hpp"
 
 #include <algorithm>
+#include <variant>
 
 #include "core_state.hpp"
 
 namespace xenwire::xenstore {
 namespace detail {
 
-core_impl::core_impl(server_config cfg, core_hooks* h) : config(std::move(cfg)), hooks(h) {}
+core_impl::core_impl(server_config cfg) : config(std::move(cfg)) {}
 
 connection* core_impl::find(conn_id id) {
   auto it = conns.find(id);
@@ -52,7 +53,7 @@ std::uint32_t core_impl::quota_of(const connection& c, quota q) const {
 }
 
 void core_impl::log(log_level level, std::string_view message) {
-  if (hooks) hooks->log(level, message);
+  effects.emplace_back(effect::log{level, std::string(message)});
 }
 
 // --- lifecycle ---------------------------------------------------------------------------------
@@ -122,13 +123,17 @@ void core_impl::drop_connection_state(connection& c) {
 void core_impl::request_drop(connection& c, drop_reason why) {
   if (c.dropping) return;
   c.dropping = true;
-  drops.emplace_back(c.id, why);
+  effects.emplace_back(effect::drop{c.id, why});
 }
 
 void core_impl::reset(connection& c, time_point now) {
   (void)now;
   drop_connection_state(c);
   c.dropping = false;
+  // Requests from before the reset go unanswered, an INTRODUCE among them too (it still completes).
+  for (pending_introduce& p : introductions)
+    if (p.requester == c.id) p.requester = 0;
+  c.awaiting_introduce = false;
 }
 
 void core_impl::close(conn_id id, [[maybe_unused]] time_point now) {
@@ -137,7 +142,10 @@ void core_impl::close(conn_id id, [[maybe_unused]] time_point now) {
   connection& c = *it->second;
   drop_connection_state(c);
   event_expiry.erase(id);
-  std::erase(ready, id);
+  std::erase_if(effects, [id](const core_effect& e) {
+    const auto* r = std::get_if<effect::ready>(&e);
+    return r && r->conn == id;
+  });
   domid_t domid = c.domid();
   conn_kind kind = c.opts.kind;
   conns.erase(it);
@@ -158,9 +166,14 @@ void core_impl::release(domid_t domid, time_point now, bool died) {
   for (conn_id cid : to_drop) {
     if (connection* c = find(cid)) {
       drop_connection_state(*c);  // no events for the domain's own watches (C: do_release)
+      // The adapter unmaps the ring, then closes the connection.
+      if (c->opts.kind == conn_kind::ring) effects.emplace_back(effect::release_domain{domid, cid});
       request_drop(*c, drop_reason::released);
     }
   }
+  // An introduction still waiting for its adapter must not bring the domain back.
+  for (pending_introduce& p : introductions)
+    if (p.token != 0 && p.r.domid == domid) p.cancelled = true;
   // Everything the domain owned goes, and no ACL keeps naming it: a reused domid inherits nothing
   // (XSA-322, XSA-419).
   auto removed = db.remove_domain_nodes(domid);
@@ -171,11 +184,7 @@ void core_impl::release(domid_t domid, time_point now, bool died) {
   }
   for (auto& [other, od] : domains)
     if (od.target == domid) od.target.reset();
-  std::vector<conn_id> conn_ids = std::move(d->conns);
   domains.erase(domid);
-  if (hooks)
-    for (conn_id cid : conn_ids)
-      if (const connection* c = find(cid); c && c->opts.kind == conn_kind::ring) hooks->release_domain(domid, cid);
   if (was_introduced) {
     logf(log_level::info, "domain ", domid, died ? " died" : " released");
     fire_special(release_domain_path, domid, now);
@@ -185,7 +194,7 @@ void core_impl::release(domid_t domid, time_point now, bool died) {
 // --- input -------------------------------------------------------------------------------------
 
 bool core_impl::wants_input(const connection& c, time_point now) {
-  if (c.dropping) return false;
+  if (c.dropping || c.awaiting_introduce) return false;
   if (c.privileged) return true;
   domain_state* d = find_domain(c.domid());
   if (!d) return true;
@@ -294,7 +303,7 @@ void core_impl::on_output_consumed(connection& c, std::size_t bytes, std::size_t
 void core_impl::mark_ready(connection& c) {
   if (c.listed_ready) return;
   c.listed_ready = true;
-  ready.push_back(c.id);
+  effects.emplace_back(effect::ready{c.id});
 }
 
 void core_impl::mark_domain_ready(domid_t domid) {
@@ -311,11 +320,9 @@ struct server_core::impl : detail::core_impl {
   using core_impl::core_impl;
 };
 
-server_core::server_core(server_config config, core_hooks* hooks)
-    : impl_(std::make_unique<impl>(std::move(config), hooks)) {}
+server_core::server_core(server_config config) : impl_(std::make_unique<impl>(std::move(config))) {}
 server_core::~server_core() = default;
 
-void server_core::set_hooks(core_hooks* hooks) noexcept { impl_->hooks = hooks; }
 const server_config& server_core::config() const noexcept { return impl_->config; }
 server_config& server_core::mutable_config() noexcept { return impl_->config; }
 
@@ -356,14 +363,23 @@ bool server_core::has_output(conn_id conn) const {
   return c && !c->out.empty();
 }
 
-std::vector<std::pair<conn_id, drop_reason>> server_core::take_drops() { return std::exchange(impl_->drops, {}); }
-
-std::vector<conn_id> server_core::take_ready() {
+void server_core::take_effects(std::vector<core_effect>& into) {
   auto& s = *impl_;
-  std::vector<conn_id> out = std::exchange(s.ready, {});
-  for (conn_id id : out)
-    if (auto* c = s.find(id)) c->listed_ready = false;
+  into.clear();
+  into.swap(s.effects);
+  for (const core_effect& e : into)
+    if (const auto* r = std::get_if<effect::ready>(&e))
+      if (auto* c = s.find(r->conn)) c->listed_ready = false;
+}
+
+std::vector<core_effect> server_core::take_effects() {
+  std::vector<core_effect> out;
+  take_effects(out);
   return out;
+}
+
+result<conn_id> server_core::complete_introduce(introduce_token token, result<void> mapped, time_point now) {
+  return impl_->complete_introduce(token, std::move(mapped), now);
 }
 
 void server_core::tick(time_point now) {

@@ -25,6 +25,12 @@ result<void> core_impl::check() const {
   }
   for (const auto& [cid, c] : conns) total_watches += watches.count(cid);
   if (total_watches != watches.total()) return fail(errc::ring_corrupt);
+  // A connection is held back for an INTRODUCE exactly while one it sent is pending.
+  for (const auto& [cid, c] : conns) {
+    bool pending = false;
+    for (const pending_introduce& p : introductions) pending = pending || p.requester == cid;
+    if (pending != c->awaiting_introduce) return fail(errc::invalid_argument);
+  }
   return {};
 }
 

@@ -46,7 +46,8 @@ struct connection {
   std::map<std::uint32_t, open_transaction> transactions;
   std::uint32_t next_tx_id = 1;
   bool dropping = false;  // a drop was requested; ignore further input
-  bool listed_ready = false;  // already in core_impl::ready
+  bool listed_ready = false;  // an effect::ready for it is queued and not taken yet
+  bool awaiting_introduce = false;  // its INTRODUCE waits for the adapter: not read from meanwhile
 
   domid_t domid() const noexcept { return opts.domid; }
   bool can_write() const noexcept { return !opts.read_only; }
@@ -74,25 +75,34 @@ struct domain_state {
 // What a request handler returns: nothing (it queued its reply) or the error to send.
 using handled = xs_result<void>;
 
+// An INTRODUCE between its effect and the adapter's complete_introduce(), or one waiting behind
+// another introduction of the same domain (token 0, no effect yet: it runs when that one completes).
+struct pending_introduce {
+  introduce_token token;
+  conn_id requester;  // 0: nobody waits for the reply any more (reset)
+  header h;
+  req::introduce r;
+  bool cancelled = false;  // the domain was released or died meanwhile
+};
+
 struct core_impl {
   server_config config;
-  core_hooks* hooks = nullptr;
   store db;
   watch_registry watches;
   std::unordered_map<conn_id, std::unique_ptr<connection>> conns;
   std::map<domid_t, domain_state> domains;
   conn_id next_conn = 1;
-  std::vector<std::pair<conn_id, drop_reason>> drops;
-  std::vector<conn_id> ready;             // see server_core::take_ready()
+  std::vector<core_effect> effects;       // see server_core::take_effects()
+  std::vector<pending_introduce> introductions;  // in request order
+  introduce_token next_token = 1;
   std::set<conn_id> event_expiry;         // unprivileged connections that may hold expirable events
   std::set<domid_t> in_debt;              // domains held back by the write rate limit
   write_credit::reserve credit_reserve;
   core_stats counters;
   node_perms special_perms[2] = {{{0, perm::none}}, {{0, perm::none}}};  // @introduceDomain, @releaseDomain
   std::vector<const watch*> match_scratch;  // reused by event fan-out
-  std::string log_scratch;
 
-  explicit core_impl(server_config cfg, core_hooks* h);
+  explicit core_impl(server_config cfg);
 
   // --- lookups ---
   connection* find(conn_id id);
@@ -111,6 +121,8 @@ struct core_impl {
   void drop_connection_state(connection& c);  // watches, transactions, queued output
   void request_drop(connection& c, drop_reason why);
   void introduce(domain_state& d, time_point now);
+  result<conn_id> complete_introduce(introduce_token token, result<void> mapped, time_point now);
+  void run_waiting_introductions(domid_t domid, time_point now);
   void release(domid_t domid, time_point now, bool died);
 
   // --- input ---
@@ -179,10 +191,9 @@ struct core_impl {
   void log(log_level level, std::string_view message);
   template <class... Parts>
   void logf(log_level level, const Parts&... parts) {
-    if (!hooks) return;
-    log_scratch.clear();
-    (append(log_scratch, parts), ...);
-    hooks->log(level, log_scratch);
+    std::string text;
+    (append(text, parts), ...);
+    effects.emplace_back(effect::log{level, std::move(text)});
   }
   static void append(std::string& s, std::string_view v) { s.append(v); }
   static void append(std::string& s, const char* v) { s.append(v); }

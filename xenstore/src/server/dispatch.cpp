@@ -25,7 +25,7 @@ constexpr bool ignores_tx(msg_type t) noexcept {
 void core_impl::handle(connection& c, const message_view& m, time_point now) {
   ++counters.requests;
   const header& h = m.hdr;
-  if (hooks && config.trace)
+  if (config.trace)
     logf(log_level::trace, "IN  conn ", c.id, " dom ", c.domid(), " ", type_name(h.type), " req ", h.req_id, " tx ",
          h.tx_id, " len ", h.len);
 

@@ -1,5 +1,6 @@
 // Domain management: INTRODUCE, RELEASE, RESUME, SET_TARGET, GET_DOMAIN_PATH, IS_DOMAIN_INTRODUCED,
 // GET/SET_FEATURE, GET/SET_QUOTA (tools/xenstored/domain.c semantics).
+#include <algorithm>
 #include <charconv>
 
 #include "core_state.hpp"
@@ -13,6 +14,15 @@ constexpr domid_t domid_first_reserved = 0x7FF0;  // DOMID_FIRST_RESERVED: DOMID
 
 handled core_impl::op_introduce(connection& c, const header& h, const req::introduce& r, time_point now) {
   if (r.evtchn == 0 || r.domid >= domid_first_reserved) return xs_fail(xs_error::einval);
+  // One introduction of a domain at a time: a second waits for the first to complete and then runs
+  // as it would have after it (repeated INTRODUCE, or a new attempt if the first failed).
+  for (const pending_introduce& p : introductions) {
+    if (p.r.domid == r.domid) {
+      introductions.push_back({0, c.id, h, r});
+      c.awaiting_introduce = true;
+      return {};
+    }
+  }
   domain_state* existing = find_domain(r.domid);
   bool has_ring = false;
   if (existing)
@@ -25,19 +35,58 @@ handled core_impl::op_introduce(connection& c, const header& h, const req::intro
     reply_ok(c, h, now);
     return {};
   }
-  if (!hooks) return xs_fail(xs_error::enosys);
   domain_state& d = domain_for(r.domid);
   d.gfn = r.gfn;
   d.port = r.evtchn;
-  // The host maps the page and opens the ring connection (which introduces the domain).
-  auto conn = hooks->introduce_domain(r.domid, r.gfn, r.evtchn);
-  if (!conn) {
-    logf(log_level::warn, "INTRODUCE of domain ", r.domid, " failed: ", conn.error().message());
-    if (domain_state* dd = find_domain(r.domid); dd && !dd->introduced && dd->conns.empty()) domains.erase(r.domid);
-    return xs_fail(xs_error::einval);
-  }
-  reply_ok(c, h, now);
+  // The adapter maps the page and binds the port, then calls complete_introduce(). Until then the
+  // requester is not read from, so its later requests are answered after this one.
+  const introduce_token token = next_token++;
+  introductions.push_back({token, c.id, h, r});
+  c.awaiting_introduce = true;
+  effects.emplace_back(effect::introduce_domain{token, r.domid, r.gfn, r.evtchn});
   return {};
+}
+
+result<conn_id> core_impl::complete_introduce(introduce_token token, result<void> mapped, time_point now) {
+  auto it = std::find_if(introductions.begin(), introductions.end(),
+                         [token](const pending_introduce& p) { return token != 0 && p.token == token; });
+  if (it == introductions.end()) return fail(errc::invalid_argument);
+  const pending_introduce p = *it;
+  introductions.erase(it);
+  connection* requester = p.requester ? find(p.requester) : nullptr;
+  if (requester) requester->awaiting_introduce = false;
+  result<conn_id> out;
+  if (mapped && !p.cancelled) {
+    // The ring connection introduces the domain (home path, @introduceDomain) before the reply.
+    out = open({conn_kind::ring, p.r.domid, false}, now);
+    if (requester) reply_ok(*requester, p.h, now);
+  } else {
+    const std::error_code why = mapped ? make_error_code(errc::domain_dying) : mapped.error();
+    logf(log_level::warn, "INTRODUCE of domain ", p.r.domid, " failed: ", why.message());
+    if (domain_state* dd = find_domain(p.r.domid); dd && !dd->introduced && dd->conns.empty())
+      domains.erase(p.r.domid);
+    if (requester) reply_error(*requester, p.h, xs_error::einval, now);
+    out = fail(why);
+  }
+  if (requester) mark_ready(*requester);  // its held-back input may be offered again
+  run_waiting_introductions(p.r.domid, now);
+  return out;
+}
+
+void core_impl::run_waiting_introductions(domid_t domid, time_point now) {
+  for (;;) {
+    auto it = std::find_if(introductions.begin(), introductions.end(),
+                           [domid](const pending_introduce& p) { return p.token == 0 && p.r.domid == domid; });
+    if (it == introductions.end()) return;
+    const pending_introduce p = *it;
+    introductions.erase(it);
+    connection* c = p.requester ? find(p.requester) : nullptr;
+    if (!c) continue;
+    c->awaiting_introduce = false;
+    if (handled r = op_introduce(*c, p.h, p.r, now); !r) reply_error(*c, p.h, r.error(), now);
+    mark_ready(*c);
+    if (c->awaiting_introduce) return;  // it started a new introduction: the rest wait for that one
+  }
 }
 
 handled core_impl::op_release(connection& c, const header& h, const req::release& r, time_point now) {

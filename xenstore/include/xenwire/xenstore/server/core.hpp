@@ -1,7 +1,7 @@
 // The Xenstore server core: sans-I/O. It takes (connection, bytes in, time) and returns bytes out per
-// connection; it never touches sockets, rings, event channels or clocks. Adapters (socket, ring) move
-// bytes, the daemon's loop drives time, and `core_hooks` carries out the few effects the core cannot
-// do itself (mapping a newly introduced domain's ring).
+// connection; it never touches sockets, rings, event channels or clocks, and never calls out. What it
+// needs done outside itself it queues as effects (see `core_effect`), in the order it decided them;
+// the adapter drains them with take_effects() and carries each out. Time is always an argument.
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "xenwire/base/error.hpp"
@@ -37,26 +39,59 @@ struct connection_options {
 
 enum class log_level : std::uint8_t { trace, debug, info, warn, error };
 
-// Effects the core asks its host to perform. Calls happen synchronously from inside feed()/tick().
-class core_hooks {
- public:
-  virtual ~core_hooks() = default;
-  // INTRODUCE: map the domain's xenstore page (grant ref 1 / gfn) and bind `port`, then open a ring
-  // connection for it with core.open({conn_kind::ring, domid}) and return its id.
-  virtual result<conn_id> introduce_domain(domid_t domid, std::uint64_t gfn, evtchn_port_t port) = 0;
-  // The domain's connection is being dropped (RELEASE, death): unmap its page, unbind its port.
-  // The core has already freed every piece of state the connection held.
-  virtual void release_domain(domid_t domid, conn_id conn) = 0;
-  // Structured log lines (the daemon forwards them to spdlog; tests may collect them).
-  virtual void log(log_level level, std::string_view message) = 0;
-};
-
 // Why a connection must be closed by its adapter.
 enum class drop_reason : std::uint8_t {
   protocol_error,  // oversized frame or malformed framing: a ring gets error = PROTO
   released,        // the domain was released or died
   quota,           // the peer exhausted a hard limit that leaves no way to answer (memory)
 };
+
+// Names one INTRODUCE waiting for its adapter (never 0, never reused).
+using introduce_token = std::uint64_t;
+
+// What the core asks its adapter to do. The core never calls out: it queues these, in the order it
+// decided them, and take_effects() hands them over (see docs/xenstore.md, "Server core").
+namespace effect {
+// INTRODUCE (two-phase): map the domain's xenstore page (grant ref 1 / gfn) and bind `port`, then
+// report the outcome with server_core::complete_introduce(token, ...). Until then the domain is not
+// introduced, nothing is fired, and the requesting connection gets no reply and is not read from
+// (wants_input() is false), so its later requests are answered after the INTRODUCE reply.
+struct introduce_domain {
+  introduce_token token;
+  domid_t domid;
+  std::uint64_t gfn;
+  evtchn_port_t port;
+};
+// The domain was released or died: unmap its page, unbind its port. The core has already freed every
+// piece of state the ring connection held; a `drop` of that connection follows (unless one was
+// already queued: then that one closes it).
+struct release_domain {
+  domid_t domid;
+  conn_id conn;
+};
+// Close the connection's transport, then call server_core::close(conn).
+struct drop {
+  conn_id conn;
+  drop_reason reason;
+};
+// The connection's adapter has work: output was queued for it (replies, or watch events caused by
+// another connection), or input held back (quotas, a pending INTRODUCE) may be offered again. At most
+// one is queued per connection between two take_effects(). A loop serving many idle connections only
+// needs to visit these (plus those its poller reported), so its cost per request does not grow with
+// the number of connections.
+struct ready {
+  conn_id conn;
+};
+// A structured log line (the daemon forwards it to spdlog; tests may collect it). Libraries never
+// print: this is the core's only way to say something.
+struct log {
+  log_level level;
+  std::string text;
+};
+}  // namespace effect
+
+using core_effect =
+    std::variant<effect::introduce_domain, effect::release_domain, effect::drop, effect::ready, effect::log>;
 
 struct core_stats {
   std::uint64_t requests = 0;
@@ -71,12 +106,11 @@ struct core_stats {
 
 class server_core {
  public:
-  explicit server_core(server_config config = {}, core_hooks* hooks = nullptr);
+  explicit server_core(server_config config = {});
   ~server_core();
   server_core(const server_core&) = delete;
   server_core& operator=(const server_core&) = delete;
 
-  void set_hooks(core_hooks* hooks) noexcept;
   const server_config& config() const noexcept;
   server_config& mutable_config() noexcept;  // global quotas (also settable by SET_QUOTA / CONTROL)
 
@@ -85,19 +119,24 @@ class server_core {
   conn_id open(const connection_options& options, time_point now);
   // The transport is gone: frees everything the connection held (watches, transactions, queued
   // output, quota). The domain it spoke for stays introduced (its nodes stay, no @releaseDomain):
-  // only RELEASE or domain_died() end a domain (XSA-325). Does not call core_hooks::release_domain.
+  // only RELEASE or domain_died() end a domain (XSA-325). Queues no effect for it (the adapter
+  // already knows) and withdraws its queued `ready`. An INTRODUCE it sent that is still pending
+  // completes without a reply.
   // Connection ids are never reused.
   void close(conn_id conn, time_point now);
   // Ring reconnect handshake: discard partial input, queued output, watches and transactions of the
-  // connection, keep the domain introduced.
+  // connection, keep the domain introduced. An INTRODUCE it sent that is still pending completes
+  // without a reply.
   void reset(conn_id conn, time_point now);
   // The domain died (the host noticed): drops its connection, deletes nodes it owns, fires
-  // @releaseDomain. Idempotent.
+  // @releaseDomain. Idempotent. An introduction of it still pending is cancelled (as by RELEASE): its
+  // completion answers the requester EINVAL and tells the adapter to undo its mapping.
   void domain_died(domid_t domid, time_point now);
 
   // Feeds bytes read from the connection. Consumes as much as the connection may take now (quotas
-  // on outstanding requests and write rate leave the rest unconsumed: offer it again after
-  // wants_input() turns true). An error means the connection must be dropped (see drop_reason).
+  // on outstanding requests and write rate, or an INTRODUCE of its own still pending, leave the rest
+  // unconsumed: offer it again after wants_input() turns true; a `ready` effect says when). An error
+  // means the connection must be dropped (a `drop` effect is queued too).
   result<std::size_t> feed(conn_id conn, std::span<const std::byte> bytes, time_point now);
   bool wants_input(conn_id conn, time_point now) const;
 
@@ -107,15 +146,21 @@ class server_core {
   void consume_output(conn_id conn, std::size_t bytes, time_point now);
   bool has_output(conn_id conn) const;
 
-  // Connections to close (protocol errors, releases) since the last call; the adapter closes them
-  // and then calls close().
-  std::vector<std::pair<conn_id, drop_reason>> take_drops();
-  // Connections whose adapter has work since the last call: output was queued for them (replies,
-  // or watch events caused by another connection), or input held back by a quota may be offered
-  // again. A loop serving many idle connections only needs to visit these (plus those its poller
-  // reported), so its cost per request does not grow with the number of connections.
-  std::vector<conn_id> take_ready();
-  // Time-based work: expiry of unread watch events, rate-limit refills.
+  // Every effect queued since the last call, oldest first. The adapter carries them out in order;
+  // doing so may queue more (take them again until none are left). The second form swaps the queue
+  // with `into` (cleared first) so a loop reuses both buffers.
+  std::vector<core_effect> take_effects();
+  void take_effects(std::vector<core_effect>& into);
+  // The second half of INTRODUCE: the adapter's outcome for effect::introduce_domain{token}.
+  // Success (`mapped` holds no error): the core opens the domain's ring connection (introducing the
+  // domain: home path, @introduceDomain) and returns its id; the adapter serves the ring under that
+  // id. Failure: nothing is opened and the error comes back. Either way the requester then gets its
+  // reply (OK, or EINVAL and the domain left as it was) and is read from again. An error return
+  // also for a token that is unknown (already completed) or whose domain died meanwhile: then the
+  // adapter must undo what it mapped and bound.
+  result<conn_id> complete_introduce(introduce_token token, result<void> mapped, time_point now);
+  // Time-based work: expiry of unread watch events, rate-limit refills. `now` only ever comes from
+  // the caller: the core reads no clock.
   void tick(time_point now);
   std::optional<time_point> next_deadline() const;
 
