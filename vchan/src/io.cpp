@@ -7,10 +7,6 @@
 // peer's index only when the cached one falls short (byte_ring), the rest right after our own
 // index store has brought the line here (after_transfer; a write checks the peer's live byte
 // between copying and publishing).
-#include <poll.h>
-
-#include <algorithm>
-#include <limits>
 #include <thread>
 
 #include "endpoint_impl.hpp"
@@ -29,11 +25,6 @@ inline void cpu_relax() noexcept {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
-}
-
-bool stale_error(const std::error_code& ec) noexcept {
-  return ec == errc::bad_grant_ref || ec == errc::bad_port || ec == errc::peer_closed ||
-         ec == errc::domain_dying || ec == errc::no_such_domain;
 }
 
 }  // namespace
@@ -417,67 +408,6 @@ result<void> endpoint::wait() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);
   return impl_->sleep(impl_->deadline());
-}
-
-// --- connector ------------------------------------------------------------------------------------
-
-struct connector::state {
-  transport* t = nullptr;
-  client_config cfg;
-  std::unique_ptr<key_wait> wait;
-  std::optional<keys> stale;
-};
-
-connector::connector(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
-connector::connector(connector&&) noexcept = default;
-connector& connector::operator=(connector&&) noexcept = default;
-connector::~connector() = default;
-
-result<connector> connector::start(transport& t, rendezvous& r, client_config cfg) {
-  auto w = r.wait_for_keys(cfg.path);
-  if (!w) return fail(w.error());
-  auto s = std::make_unique<state>();
-  s->t = &t;
-  s->cfg = std::move(cfg);
-  s->wait = std::move(*w);
-  return connector(std::move(s));
-}
-
-int connector::fd() const noexcept { return s_ ? s_->wait->fd() : -1; }
-
-result<std::optional<endpoint>> connector::poll() {
-  if (!s_) return fail(errc::invalid_argument);
-  auto k = s_->wait->poll();
-  if (!k) return fail(k.error());
-  if (!*k || (s_->stale && **k == *s_->stale)) return std::optional<endpoint>{};
-  auto ep = endpoint::connect(*s_->t, **k, s_->cfg);
-  if (ep) return std::optional<endpoint>{std::move(*ep)};
-  if (!stale_error(ep.error())) return fail(ep.error());
-  s_->stale = **k;  // a dead or re-armed server's keys: wait for the next publish
-  return std::optional<endpoint>{};
-}
-
-result<endpoint> connect_wait(transport& t, rendezvous& r, client_config cfg, std::chrono::milliseconds timeout) {
-  auto c = connector::start(t, r, std::move(cfg));
-  if (!c) return fail(c.error());
-  const auto until = clock_type::now() + timeout;
-  for (;;) {
-    auto ep = c->poll();
-    if (!ep) return fail(ep.error());
-    if (*ep) return std::move(**ep);
-    auto wait_ms = std::chrono::milliseconds(c->fd() >= 0 ? 100 : 5);  // no fd: poll on a timer
-    if (timeout.count() >= 0) {
-      const auto now = clock_type::now();
-      if (now >= until) return fail(errc::timed_out);
-      wait_ms = std::min(wait_ms, std::chrono::ceil<std::chrono::milliseconds>(until - now));
-    }
-    if (c->fd() >= 0) {
-      pollfd pfd{c->fd(), POLLIN, 0};
-      (void)::poll(&pfd, 1, static_cast<int>(wait_ms.count()));
-    } else {
-      std::this_thread::sleep_for(wait_ms);
-    }
-  }
 }
 
 }  // namespace xenwire::vchan
