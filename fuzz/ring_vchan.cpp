@@ -59,15 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       ring[i] = granted[i]->bytes();
     }
   }
-  const bool server = me == role::server;
-  auto s = stream::attach(me, page.bytes(), server ? ring[0] : ring[1], server ? ring[1] : ring[0]);
+  auto s = stream::attach(me, page.bytes(), ring_data{ring[0], ring[1]});
   check(s.has_value());
   const std::size_t read_size = s->reader().size(), write_size = s->writer().size();
   auto* ctl = static_cast<interface*>(static_cast<void*>(page.mem));
   std::vector<std::byte> buf(3 * 4096);
 
   while (in.n > 0) {
-    switch (in.u8() % 8) {
+    switch (in.u8() % 10) {
       case 0: {
         const std::size_t len = in.u8() * std::size_t{37};
         auto r = s->read({buf.data(), len});
@@ -89,6 +88,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto b = s->buffer_space(in.u8());
         if (a) check(*a <= read_size);
         if (b) check(*b <= write_size);
+        break;
+      }
+      case 7: {  // the quiet path (vchan::endpoint's)
+        const std::size_t len = in.u8() * std::size_t{37};
+        auto r = s->read_some({buf.data(), len});
+        if (r) check(r->bytes <= len && r->bytes <= read_size);
+        break;
+      }
+      case 8: {
+        const std::size_t len = in.u8() * std::size_t{37};
+        auto staged = s->stage({buf.data(), len});
+        if (!staged) break;
+        check(*staged <= len && *staged <= write_size);
+        const std::size_t publish = in.u8() % 2 ? *staged : *staged / 2;
+        check(s->commit(publish).bytes == publish);
         break;
       }
       default:

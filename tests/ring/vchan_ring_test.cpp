@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -113,14 +114,45 @@ struct channel {
   channel() {
     plan = server_plan(1024, 2048).value();
     ring_test::must(init_control_page(p.bytes(), plan, {}));
-    auto left = in_page_ring(p.bytes(), plan.left), right = in_page_ring(p.bytes(), plan.right);
-    server = std::make_unique<stream>(stream::attach(role::server, p.bytes(), left, right).value());
-    client = std::make_unique<stream>(stream::attach(role::client, p.bytes(), right, left).value());
+    const ring_data rings{in_page_ring(p.bytes(), plan.left), in_page_ring(p.bytes(), plan.right)};
+    server = std::make_unique<stream>(stream::attach(role::server, p.bytes(), rings).value());
+    client = std::make_unique<stream>(stream::attach(role::client, p.bytes(), rings).value());
   }
   page p;
   page_plan plan;
   std::unique_ptr<stream> server, client;
 };
+
+TEST(VchanStream, OneMappingFromRolesToRings) {
+  static_assert(peer_of(role::server) == role::client && peer_of(role::client) == role::server);
+  const int left = 0, right = 1;
+  EXPECT_EQ(&read_side(role::server, left, right), &left);
+  EXPECT_EQ(&write_side(role::server, left, right), &right);
+  EXPECT_EQ(&read_side(role::client, left, right), &right);
+  EXPECT_EQ(&write_side(role::client, left, right), &left);
+}
+
+TEST(VchanStream, AttachPicksEachRolesRingsItself) {
+  channel ch;
+  EXPECT_EQ(ch.server->reader().size(), 1024u);  // left
+  EXPECT_EQ(ch.server->writer().size(), 2048u);  // right
+  EXPECT_EQ(ch.client->reader().size(), 2048u);
+  EXPECT_EQ(ch.client->writer().size(), 1024u);
+  // The client's bytes land in the left ring's data and index, the server's in the right's.
+  auto msg = stream_bytes(0, 3);
+  ASSERT_EQ(ch.client->write(msg).value().bytes, 3u);
+  EXPECT_EQ(ch.p.layout().left.prod, 3u);
+  EXPECT_TRUE(std::equal(msg.begin(), msg.end(), ch.p.mem + ch.plan.left.page_offset));
+  ASSERT_EQ(ch.server->write(msg).value().bytes, 3u);
+  EXPECT_EQ(ch.p.layout().right.prod, 3u);
+  EXPECT_TRUE(std::equal(msg.begin(), msg.end(), ch.p.mem + ch.plan.right.page_offset));
+  // The overload taking this role's rings already picked agrees.
+  auto picked = stream::attach(role::client, ch.p.bytes(), in_page_ring(ch.p.bytes(), ch.plan.right),
+                               in_page_ring(ch.p.bytes(), ch.plan.left))
+                    .value();
+  EXPECT_EQ(picked.writer().index(), 3u);
+  EXPECT_EQ(picked.data_ready().value(), 3u);
+}
 
 TEST(VchanStream, ClientToServerAndBack) {
   channel ch;
@@ -196,6 +228,125 @@ TEST(VchanStream, RejectsWrongRingSizes) {
   EXPECT_EQ(stream::attach(role::server, p.bytes(), odd, p.bytes().subspan(2048, 2048)).error(),
             errc::invalid_argument);
   EXPECT_EQ(stream::attach(role::server, p.bytes().first(100), {}, {}).error(), errc::invalid_argument);
+}
+
+TEST(VchanStream, QuietPathNeverAsksForASignal) {
+  channel ch;
+  ch.p.layout().cli_notify = 0;
+  std::vector<std::byte> out(10);
+  auto r = ch.server->read_some(out).value();
+  EXPECT_EQ(r.bytes, 0u);
+  EXPECT_FALSE(r.notify);
+  EXPECT_EQ(ch.p.layout().cli_notify, 0);  // read() would have set notify_write here
+  auto w = ch.client->write_some(stream_bytes(0, 1500)).value();
+  EXPECT_EQ(w.bytes, 1024u);  // short: the left ring holds 1024
+  EXPECT_FALSE(w.notify);
+  EXPECT_EQ(ch.p.layout().srv_notify, 0);  // write() would have set notify_read here
+  auto sent = ch.client->stage(stream_bytes(0, 1)).value();
+  EXPECT_EQ(sent, 0u);
+  EXPECT_EQ(ch.p.layout().srv_notify, 0);
+}
+
+TEST(VchanStream, QuietPathSignalsOnlyWhenAskedAndClearsOnlyItsBit) {
+  channel ch;  // the server asked for the client's first write at init (cli_notify = write)
+  ch.p.layout().cli_notify = notify_write | notify_read;
+  auto w = ch.client->write_some(stream_bytes(0, 100)).value();
+  EXPECT_EQ(w.bytes, 100u);
+  EXPECT_TRUE(w.notify);
+  EXPECT_EQ(ch.p.layout().cli_notify, notify_read);  // the read request stays for a read
+  EXPECT_FALSE(ch.client->write_some(stream_bytes(100, 10)).value().notify);
+  std::vector<std::byte> in(60);
+  auto r = ch.server->read_some(in).value();
+  EXPECT_EQ(r.bytes, 60u);
+  EXPECT_FALSE(r.notify);  // the client asked nothing of the server
+  EXPECT_EQ(in, stream_bytes(0, 60));
+  ch.client->request_notify(notify_read);  // a client about to sleep on a full ring
+  EXPECT_EQ(ch.p.layout().srv_notify, notify_read);
+  r = ch.server->read_some(in).value();
+  EXPECT_TRUE(r.notify);
+  EXPECT_EQ(ch.p.layout().srv_notify, 0);
+}
+
+TEST(VchanStream, StagedBytesStayUnseenUntilCommitted) {
+  channel ch;
+  ASSERT_EQ(ch.client->stage(stream_bytes(0, 100)).value(), 100u);
+  EXPECT_EQ(ch.p.layout().left.prod, 0u);
+  EXPECT_EQ(ch.server->data_ready().value(), 0u);
+  EXPECT_EQ(ch.p.layout().cli_notify, notify_write);  // staging takes no request either
+  ASSERT_EQ(ch.client->stage(stream_bytes(500, 80)).value(), 80u);  // copies over the first
+  auto none = ch.client->commit(0);
+  EXPECT_EQ(none.bytes, 0u);
+  EXPECT_FALSE(none.notify);
+  EXPECT_EQ(ch.p.layout().cli_notify, notify_write);
+  auto c = ch.client->commit(60);
+  EXPECT_EQ(c.bytes, 60u);
+  EXPECT_TRUE(c.notify);  // the server's request from init
+  EXPECT_EQ(ch.p.layout().left.prod, 60u);
+  std::vector<std::byte> in(100);
+  EXPECT_EQ(ch.server->read_some(in).value().bytes, 60u);
+  EXPECT_TRUE(std::equal(in.begin(), in.begin() + 60, stream_bytes(500, 60).begin()));
+}
+
+TEST(VchanStream, QuietPathReportsHostileIndices) {
+  channel ch;
+  ch.p.layout().right.prod = 4096;  // claims more than the 2048-byte ring
+  std::vector<std::byte> out(16);
+  EXPECT_EQ(ch.client->read_some(out).error(), errc::ring_corrupt);
+  ch.p.layout().right.prod = 0;
+  EXPECT_EQ(ch.client->read_some(out).error(), errc::ring_corrupt);  // sticky
+  ch.p.layout().left.cons = 1;  // consumed a byte nobody wrote
+  EXPECT_EQ(ch.client->stage(stream_bytes(0, 1)).error(), errc::ring_corrupt);
+  EXPECT_EQ(ch.client->write_some(stream_bytes(0, 1)).error(), errc::ring_corrupt);
+  EXPECT_EQ(ch.p.layout().left.prod, 0u);
+}
+
+// The quiet path with its caller's waiting (vchan::endpoint's): a side that moved nothing asks for
+// a signal, looks again and sleeps only if there is still nothing. Any interleaving on one
+// direction: the stream arrives intact, a sleeper is always signalled by the peer's next transfer,
+// and the two sides never sleep at once.
+RC_GTEST_PROP(VchanStreamProperty, QuietPathIntactAndWakesEverySleeper, ()) {
+  channel ch;
+  const bool client_writes = *rc::gen::arbitrary<bool>();
+  stream& writer = client_writes ? *ch.client : *ch.server;
+  stream& reader = client_writes ? *ch.server : *ch.client;
+  const std::size_t size = client_writes ? 1024 : 2048;
+  const auto ops = *rc::gen::container<std::vector<std::pair<bool, std::size_t>>>(
+      rc::gen::pair(rc::gen::arbitrary<bool>(), chunk_size(size)));
+  std::size_t sent = 0;
+  std::vector<std::byte> got;
+  bool reader_sleeps = false, writer_sleeps = false;
+  for (auto [is_write, len] : ops) {
+    if (is_write && !writer_sleeps) {
+      const auto staged = writer.stage(stream_bytes(sent, len)).value();
+      const auto w = writer.commit(staged);
+      sent += w.bytes;
+      if (w.bytes > 0 && reader_sleeps) {
+        RC_ASSERT(w.notify);
+        reader_sleeps = false;
+      }
+      if (w.bytes == 0 && len > 0) {
+        writer.request_notify(notify_read);
+        writer_sleeps = writer.buffer_space().value() == 0;
+      }
+    } else if (!is_write && !reader_sleeps) {
+      std::vector<std::byte> out(len);
+      const auto r = reader.read_some(out).value();
+      got.insert(got.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(r.bytes));
+      if (r.bytes > 0 && writer_sleeps) {
+        RC_ASSERT(r.notify);
+        writer_sleeps = false;
+      }
+      if (r.bytes == 0 && len > 0) {
+        reader.request_notify(notify_write);
+        reader_sleeps = reader.data_ready().value() == 0;
+      }
+    }
+    RC_ASSERT(!(reader_sleeps && writer_sleeps));
+  }
+  std::vector<std::byte> rest(size);
+  auto r = reader.read_some(rest).value();
+  got.insert(got.end(), rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(r.bytes));
+  RC_ASSERT(got == stream_bytes(0, sent));
 }
 
 // Any interleaving on one direction: the stream arrives intact, and a side that came up short (and so

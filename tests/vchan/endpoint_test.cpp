@@ -1,5 +1,5 @@
 // Endpoint behaviour over the simulator with the in-memory rendezvous: setup, stream and packet I/O
-// in both modes, liveness, close, persistent servers, asynchronous connect.
+// in both modes, liveness, close, persistent servers. (Asynchronous connect: connector_test.cpp.)
 #include <poll.h>
 
 #include <gtest/gtest.h>
@@ -265,45 +265,6 @@ TEST(VchanEndpoint, PersistentServerWritesNeverReachTheNextClient) {
   auto r = next.read(buf);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::would_block);
-}
-
-TEST(VchanEndpoint, ConnectorWaitsForKeysWithoutBlocking) {
-  two_domains d;
-  auto c = connector::start(*d.cli, d.rdv, d.client_cfg()).value();
-  ASSERT_GE(c.fd(), 0);
-  EXPECT_FALSE(c.poll().value().has_value());
-  EXPECT_FALSE(readable(c.fd()));
-  auto srv = d.serve();
-  EXPECT_TRUE(readable(c.fd()));
-  auto cli = c.poll().value();
-  ASSERT_TRUE(cli.has_value());
-  EXPECT_EQ(cli->state(), status::connected);
-  ASSERT_TRUE(cli->send(pattern(3)));
-  std::vector<std::byte> got(3);
-  ASSERT_TRUE(srv.recv(got));
-}
-
-TEST(VchanEndpoint, ConnectorSkipsStaleKeysOfADeadServer) {
-  two_domains d;
-  auto srv = d.serve();
-  // The server crashes: its keys stay in the store (its code never ran close()).
-  ASSERT_TRUE(d.host.destroy_domain(server_dom));
-  ASSERT_TRUE(d.rdv.lookup(d.path()).has_value());
-  auto c = connector::start(*d.cli, d.rdv, d.client_cfg()).value();
-  EXPECT_FALSE(c.poll().value().has_value());
-  EXPECT_FALSE(c.poll().value().has_value());  // the same stale keys are not tried again
-  srv.close();
-  EXPECT_TRUE(d.host.check_clean());
-}
-
-TEST(VchanEndpoint, ConnectWaitReturnsOnceServerAppears) {
-  two_domains d;
-  std::optional<endpoint> srv;
-  auto early = connect_wait(*d.cli, d.rdv, d.client_cfg(), 10ms);
-  EXPECT_EQ(early.error(), errc::timed_out);
-  srv = d.serve();
-  auto cli = connect_wait(*d.cli, d.rdv, d.client_cfg(), 1000ms);
-  ASSERT_TRUE(cli) << cli.error().message();
 }
 
 }  // namespace

@@ -34,17 +34,13 @@ struct endpoint::impl {
   evtchn_port_t port = 0;
   bool port_bound = false;
   std::unique_ptr<shared_pages> ctl_share, left_share, right_share;  // server
-  std::unique_ptr<mapped_pages> ctl_map, write_map, read_map;        // client
+  std::unique_ptr<mapped_pages> ctl_map, left_map, right_map;        // client
   std::span<std::byte> page;
   vchan_wire::page_plan plan{};
   std::vector<grant_ref_t> grants;  // the grant list as set up: left's refs, then right's
-  // The notify bits and live bytes go through `s` (vchan_ring.hpp, libxenvchan's protocol); the
-  // bytes through our own views of the same two rings, so the data path decides when to ask for a
-  // signal (only before sleeping in blocking mode) and skips the clearing RMW when no bit is set.
+  // Our side of the channel: both rings, the notify bits and live bytes (vchan_ring.hpp). The data
+  // path uses its read_some/stage/commit, which never ask for a signal: we ask only before sleeping.
   std::optional<vchan_wire::stream> s;
-  std::optional<byte_ring_consumer> rd;
-  std::optional<byte_ring_producer> wr;
-  std::uint8_t* own_notify = nullptr;  // srv_notify (server) / cli_notify (client): the peer's requests
 
   status st = status::waiting;
   std::error_code err;
@@ -73,14 +69,15 @@ struct endpoint::impl {
   // Slow checks: grant list intact, port state; persistent re-arm.
   status refresh() noexcept;
   void signal_peer() noexcept;
-  // Attaches s, rd, wr over the page and rings.
-  result<void> attach(std::span<std::byte> read_ring, std::span<std::byte> write_ring) noexcept;
-  // attach()'s undo: tells the peer we are closed (live byte), then drops s, rd, wr.
+  // Our role as the ring sees it: the one role-to-ring mapping is vchan_wire's (read_side()).
+  vchan_wire::role wire_role() const noexcept;
+  // Attaches s over the page and the rings.
+  result<void> attach(vchan_wire::ring_data rings) noexcept;
+  // attach()'s undo: tells the peer we are closed (live byte), then drops s.
   void detach() noexcept;
-  // After moving bytes (`bit`: notify_read after a read, notify_write after a write): signals the
-  // peer if it asked. Full fence first: our index store must be visible before we look at its bit.
-  // Then checks the orders; returns the endpoint's error if it failed.
-  std::error_code after_transfer(std::uint8_t bit) noexcept;
+  // After moving bytes: signals the peer if it asked (done.notify), then checks the orders; returns
+  // the endpoint's error if it failed.
+  std::error_code after_transfer(const transfer& done) noexcept;
   // A read (need 1) or recv (need: the packet) found fewer than `need` bytes: checks the orders and
   // the peer's live byte. false: the peer is live, go on waiting; true: it closed and there is
   // something to look at again (its last bytes, or a re-armed persistent server); peer_closed when

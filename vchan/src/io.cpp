@@ -4,13 +4,9 @@
 //
 // Every index, order, live and notify byte of a channel sits in one cache line of the control page
 // that both sides write on every call, so the data path touches it as few times as it can: the
-// peer's index only when the cached one falls short (byte_ring), the rest right after our own
-// index store has brought the line here (after_transfer; a write checks the peer's live byte
-// between copying and publishing).
-#include <poll.h>
-
-#include <algorithm>
-#include <limits>
+// stream's read_some/stage/commit load the peer's index only when the cached one falls short and
+// ask for no signal; the rest comes right after our own index store has brought the line here
+// (after_transfer; a write checks the peer's live byte between staging and committing).
 #include <thread>
 
 #include "endpoint_impl.hpp"
@@ -29,11 +25,6 @@ inline void cpu_relax() noexcept {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
-}
-
-bool stale_error(const std::error_code& ec) noexcept {
-  return ec == errc::bad_grant_ref || ec == errc::bad_port || ec == errc::peer_closed ||
-         ec == errc::domain_dying || ec == errc::no_such_domain;
 }
 
 }  // namespace
@@ -123,7 +114,7 @@ status endpoint::impl::refresh() noexcept {
   live_status();
   if (st == status::closed && who == side::server && persistent && !writing) {
     // Re-arm once the departed client's data has been read.
-    auto left = rd->available();
+    auto left = s->data_ready();
     if (!left) {
       fail_with(left.error());
     } else if (*left == 0) {
@@ -177,12 +168,8 @@ result<void> endpoint::impl::sleep(std::optional<clock_type::time_point> until) 
 
 // --- data path ------------------------------------------------------------------------------------
 
-std::error_code endpoint::impl::after_transfer(std::uint8_t bit) noexcept {
-  // Pairs with the fence in the peer's request_notify(): either we see its bit here, or it sees
-  // our new index when it looks again after setting the bit (store-then-load on both sides).
-  shm::full_fence();
-  // Relaxed peek, ordered by the fence above; the clearing RMW only when the peer asked.
-  if ((shm::load_relaxed(own_notify) & bit) != 0 && s->take_notify_request(bit)) signal_peer();
+std::error_code endpoint::impl::after_transfer(const transfer& done) noexcept {
+  if (done.notify) signal_peer();
   // The orders share the cache line our index store just took: checking them here costs no
   // transfer, where checking before the copy would fetch the line once more.
   if (auto ec = check_orders()) return ec;
@@ -213,7 +200,7 @@ result<bool> endpoint::impl::short_of_data(std::size_t need) noexcept {
   if (now == status::failed) return fail(err);
   if (now != status::closed) return false;
   // The live byte's acquire made the peer's last data visible: one more look.
-  auto left = rd->available();
+  auto left = s->data_ready();
   if (!left) return fail(fail_with(left.error()));
   if (*left >= need) return true;
   // Nothing more will come from this peer, and a partial packet from it never completes; only a
@@ -226,7 +213,7 @@ result<bool> endpoint::impl::short_of_data(std::size_t need) noexcept {
 
 result<bool> endpoint::impl::await_peer(std::uint8_t bit, std::size_t need, lazy_deadline& until) noexcept {
   s->request_notify(bit);
-  auto now = bit == vchan_wire::notify_write ? rd->available() : wr->space();
+  auto now = bit == vchan_wire::notify_write ? s->data_ready() : s->buffer_space();
   if (!now) return fail(fail_with(now.error()));
   if (*now >= need) return false;
   if (io.mode == io_mode::non_blocking) return fail(errc::would_block);
@@ -243,14 +230,16 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
   impl::lazy_deadline until;  // started by the first spin(): calls that never wait never read the clock
   unsigned spins = 0;
   for (;;) {
-    auto n = m.rd->read(out);
-    if (!n) return fail(m.fail_with(n.error()));
-    if (*n > 0) {
-      if (auto ec = m.after_transfer(vchan_wire::notify_read)) return fail(ec);
+    auto done = m.s->read_some(out);
+    if (!done) return fail(m.fail_with(done.error()));
+    if (done->bytes > 0) {
+      if (auto ec = m.after_transfer(*done)) return fail(ec);
       // Non-blocking callers return to their loop: as libxenvchan, a short read asks for a signal
       // on the next write so the fd wakes them.
-      if (m.io.mode == io_mode::non_blocking && *n < out.size()) m.s->request_notify(vchan_wire::notify_write);
-      return *n;
+      if (m.io.mode == io_mode::non_blocking && done->bytes < out.size()) {
+        m.s->request_notify(vchan_wire::notify_write);
+      }
+      return done->bytes;
     }
     auto look_again = m.short_of_data(1);
     if (!look_again) return fail(look_again.error());
@@ -272,7 +261,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
   unsigned spins = 0;
   const write_guard guard(m);
   for (;;) {
-    auto n = m.wr->stage(bytes.subspan(done));
+    auto n = m.s->stage(bytes.subspan(done));
     if (!n) return fail(m.fail_with(n.error()));
     // The peer's live byte after the copy, right before publishing: one fetch of the control line
     // then serves this check, our index store and the notify check. Bytes staged for a peer seen
@@ -284,8 +273,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
       return fail(errc::peer_closed);
     }
     if (*n > 0) {
-      m.wr->commit(*n);
-      if (auto ec = m.after_transfer(vchan_wire::notify_write)) return fail(ec);
+      if (auto ec = m.after_transfer(m.s->commit(*n))) return fail(ec);
       done += *n;
       if (done == bytes.size()) return done;
       if (m.io.mode == io_mode::non_blocking) {
@@ -316,14 +304,14 @@ result<void> endpoint::recv(std::span<std::byte> out) {
   impl::lazy_deadline until;  // started by the first spin(): calls that never wait never read the clock
   unsigned spins = 0;
   for (;;) {
-    auto ready = m.rd->available();
+    auto ready = m.s->data_ready();
     if (!ready) return fail(m.fail_with(ready.error()));
     if (*ready >= out.size()) {
-      auto n = m.rd->read(out);
-      if (!n) return fail(m.fail_with(n.error()));
+      auto done = m.s->read_some(out);
+      if (!done) return fail(m.fail_with(done.error()));
       // Data ready only grows while we do not consume: less than we saw means a lying peer.
-      if (*n != out.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
-      if (auto ec = m.after_transfer(vchan_wire::notify_read)) return fail(ec);
+      if (done->bytes != out.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
+      if (auto ec = m.after_transfer(*done)) return fail(ec);
       return {};
     }
     auto look_again = m.short_of_data(out.size());
@@ -349,14 +337,14 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
     const status st = m.live_status();
     if (st == status::failed) return fail(m.err);
     if (st == status::closed) return fail(errc::peer_closed);
-    auto space = m.wr->space();
+    auto space = m.s->buffer_space();
     if (!space) return fail(m.fail_with(space.error()));
     if (*space >= bytes.size()) {
-      auto n = m.wr->write(bytes);
-      if (!n) return fail(m.fail_with(n.error()));
+      auto done = m.s->write_some(bytes);
+      if (!done) return fail(m.fail_with(done.error()));
       // Space only grows while we do not produce: less than we saw means a lying peer.
-      if (*n != bytes.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
-      if (auto ec = m.after_transfer(vchan_wire::notify_write)) return fail(ec);
+      if (done->bytes != bytes.size()) return fail(m.fail_with(make_error_code(errc::ring_corrupt)));
+      if (auto ec = m.after_transfer(*done)) return fail(ec);
       return {};
     }
     if (m.spin(spins, until)) continue;
@@ -371,7 +359,7 @@ result<std::size_t> endpoint::data_ready() {
   if (auto ec = impl_->precheck()) return fail(ec);
   // libxenvchan_data_ready: the value is used outside, so ask to hear when it changes.
   impl_->s->request_notify(vchan_wire::notify_write);
-  auto ready = impl_->rd->available();
+  auto ready = impl_->s->data_ready();
   if (!ready) return fail(impl_->fail_with(ready.error()));
   return *ready;
 }
@@ -380,7 +368,7 @@ result<std::size_t> endpoint::buffer_space() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);
   impl_->s->request_notify(vchan_wire::notify_read);
-  auto space = impl_->wr->space();
+  auto space = impl_->s->buffer_space();
   if (!space) return fail(impl_->fail_with(space.error()));
   return *space;
 }
@@ -417,67 +405,6 @@ result<void> endpoint::wait() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);
   return impl_->sleep(impl_->deadline());
-}
-
-// --- connector ------------------------------------------------------------------------------------
-
-struct connector::state {
-  transport* t = nullptr;
-  client_config cfg;
-  std::unique_ptr<key_wait> wait;
-  std::optional<keys> stale;
-};
-
-connector::connector(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
-connector::connector(connector&&) noexcept = default;
-connector& connector::operator=(connector&&) noexcept = default;
-connector::~connector() = default;
-
-result<connector> connector::start(transport& t, rendezvous& r, client_config cfg) {
-  auto w = r.wait_for_keys(cfg.path);
-  if (!w) return fail(w.error());
-  auto s = std::make_unique<state>();
-  s->t = &t;
-  s->cfg = std::move(cfg);
-  s->wait = std::move(*w);
-  return connector(std::move(s));
-}
-
-int connector::fd() const noexcept { return s_ ? s_->wait->fd() : -1; }
-
-result<std::optional<endpoint>> connector::poll() {
-  if (!s_) return fail(errc::invalid_argument);
-  auto k = s_->wait->poll();
-  if (!k) return fail(k.error());
-  if (!*k || (s_->stale && **k == *s_->stale)) return std::optional<endpoint>{};
-  auto ep = endpoint::connect(*s_->t, **k, s_->cfg);
-  if (ep) return std::optional<endpoint>{std::move(*ep)};
-  if (!stale_error(ep.error())) return fail(ep.error());
-  s_->stale = **k;  // a dead or re-armed server's keys: wait for the next publish
-  return std::optional<endpoint>{};
-}
-
-result<endpoint> connect_wait(transport& t, rendezvous& r, client_config cfg, std::chrono::milliseconds timeout) {
-  auto c = connector::start(t, r, std::move(cfg));
-  if (!c) return fail(c.error());
-  const auto until = clock_type::now() + timeout;
-  for (;;) {
-    auto ep = c->poll();
-    if (!ep) return fail(ep.error());
-    if (*ep) return std::move(**ep);
-    auto wait_ms = std::chrono::milliseconds(c->fd() >= 0 ? 100 : 5);  // no fd: poll on a timer
-    if (timeout.count() >= 0) {
-      const auto now = clock_type::now();
-      if (now >= until) return fail(errc::timed_out);
-      wait_ms = std::min(wait_ms, std::chrono::ceil<std::chrono::milliseconds>(until - now));
-    }
-    if (c->fd() >= 0) {
-      pollfd pfd{c->fd(), POLLIN, 0};
-      (void)::poll(&pfd, 1, static_cast<int>(wait_ms.count()));
-    } else {
-      std::this_thread::sleep_for(wait_ms);
-    }
-  }
 }
 
 }  // namespace xenwire::vchan

@@ -1,6 +1,7 @@
 // Setting up and tearing down a vchan, in libxenvchan's order (tools/libs/vchan/init.c).
 #include <algorithm>
 #include <cstddef>
+#include <tuple>
 
 #include "endpoint_impl.hpp"
 #include "xenwire/ring/shared_memory.hpp"
@@ -52,9 +53,11 @@ result<void> endpoint::impl::server_setup() {
   }
   if (auto ok = vchan_wire::init_control_page(page, plan, grants); !ok) return fail(ok.error());
 
-  auto read_ring = ring_span(page, plan.left, left_share ? left_share->bytes() : std::span<std::byte>{});
-  auto write_ring = ring_span(page, plan.right, right_share ? right_share->bytes() : std::span<std::byte>{});
-  if (auto ok = attach(read_ring, write_ring); !ok) return fail(ok.error());
+  if (auto ok = attach({ring_span(page, plan.left, left_share ? left_share->bytes() : std::span<std::byte>{}),
+                        ring_span(page, plan.right, right_share ? right_share->bytes() : std::span<std::byte>{})});
+      !ok) {
+    return fail(ok.error());
+  }
 
   pub = keys{ctl_share->refs().front(), port};
   if (auto ok = rdv->publish(path, t->self(), peer, pub); !ok) return fail(ok.error());
@@ -117,19 +120,20 @@ result<void> endpoint::impl::client_setup(const keys& k) {
   std::sort(sorted.begin(), sorted.end());
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return fail(errc::protocol_error);
 
-  if (!plan.left.in_page()) {  // our write ring
-    auto m = t->grants().map(peer, left_refs, access::read_write);
+  // The ring we read is mapped read-only: we never write the peer's data.
+  const vchan_wire::ring_place& read_place = vchan_wire::read_side(wire_role(), plan.left, plan.right);
+  for (auto [place, refs, pages] : {std::tuple{&plan.left, &left_refs, &left_map},
+                                    std::tuple{&plan.right, &right_refs, &right_map}}) {
+    if (place->in_page()) continue;
+    auto m = t->grants().map(peer, *refs, place == &read_place ? access::read_only : access::read_write);
     if (!m) return fail(m.error());
-    write_map = std::move(*m);
+    *pages = std::move(*m);
   }
-  if (!plan.right.in_page()) {  // our read ring: read-only, we never write the peer's data
-    auto m = t->grants().map(peer, right_refs, access::read_only);
-    if (!m) return fail(m.error());
-    read_map = std::move(*m);
+  if (auto ok = attach({ring_span(page, plan.left, left_map ? left_map->bytes() : std::span<std::byte>{}),
+                        ring_span(page, plan.right, right_map ? right_map->bytes() : std::span<std::byte>{})});
+      !ok) {
+    return fail(ok.error());
   }
-  auto write_ring = ring_span(page, plan.left, write_map ? write_map->bytes() : std::span<std::byte>{});
-  auto read_ring = ring_span(page, plan.right, read_map ? read_map->bytes() : std::span<std::byte>{});
-  if (auto ok = attach(read_ring, write_ring); !ok) return fail(ok.error());
 
   s->set_live(vchan_wire::live::connected);
   s->request_notify(vchan_wire::notify_write);  // libxenvchan: srv_notify = VCHAN_NOTIFY_WRITE
@@ -138,37 +142,27 @@ result<void> endpoint::impl::client_setup(const keys& k) {
   return {};
 }
 
-result<void> endpoint::impl::attach(std::span<std::byte> read_ring, std::span<std::byte> write_ring) noexcept {
-  const auto r = who == side::server ? vchan_wire::role::server : vchan_wire::role::client;
-  auto attached = vchan_wire::stream::attach(r, page, read_ring, write_ring);
+vchan_wire::role endpoint::impl::wire_role() const noexcept {
+  return who == side::server ? vchan_wire::role::server : vchan_wire::role::client;
+}
+
+result<void> endpoint::impl::attach(vchan_wire::ring_data rings) noexcept {
+  auto attached = vchan_wire::stream::attach(wire_role(), page, rings);
   if (!attached) return fail(attached.error());
   s.emplace(*attached);
-  auto* ctl = static_cast<interface*>(static_cast<void*>(page.data()));
-  auto& in = who == side::server ? ctl->left : ctl->right;
-  auto& out = who == side::server ? ctl->right : ctl->left;
-  auto reader = byte_ring_consumer::attach(&in.cons, &in.prod, read_ring);
-  if (!reader) return fail(reader.error());
-  auto writer = byte_ring_producer::attach(&out.prod, &out.cons, write_ring);
-  if (!writer) return fail(writer.error());
-  rd.emplace(*reader);
-  wr.emplace(*writer);
-  own_notify = who == side::server ? &ctl->srv_notify : &ctl->cli_notify;
   return {};
 }
 
 void endpoint::impl::detach() noexcept {
   if (s) s->set_live(vchan_wire::live::closed);
   s.reset();
-  rd.reset();
-  wr.reset();
-  own_notify = nullptr;
 }
 
 void endpoint::impl::teardown() noexcept {
   detach();
   // Rings first, then the control page (its unmap-notify clears our live byte and signals).
-  read_map.reset();
-  write_map.reset();
+  left_map.reset();
+  right_map.reset();
   left_share.reset();
   right_share.reset();
   ctl_map.reset();
@@ -275,11 +269,11 @@ side endpoint::role() const noexcept { return impl_ ? impl_->who : side::server;
 domid_t endpoint::peer() const noexcept { return impl_ ? impl_->peer : 0; }
 std::size_t endpoint::read_ring_size() const noexcept {
   if (!impl_) return 0;
-  return impl_->who == side::server ? impl_->plan.left.bytes() : impl_->plan.right.bytes();
+  return vchan_wire::read_side(impl_->wire_role(), impl_->plan.left, impl_->plan.right).bytes();
 }
 std::size_t endpoint::write_ring_size() const noexcept {
   if (!impl_) return 0;
-  return impl_->who == side::server ? impl_->plan.right.bytes() : impl_->plan.left.bytes();
+  return vchan_wire::write_side(impl_->wire_role(), impl_->plan.left, impl_->plan.right).bytes();
 }
 keys endpoint::published() const noexcept { return impl_ ? impl_->pub : keys{}; }
 const io_options& endpoint::io() const noexcept {

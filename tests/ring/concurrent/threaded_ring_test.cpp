@@ -119,7 +119,28 @@ TEST(ThreadedRing, XenstoreGuestAndServerStreamBothWays) {
   EXPECT_EQ(server_result, "");
 }
 
-void vchan_both_ways(std::size_t left_min, std::size_t right_min) {
+// The quiet data path (read_some/write_some) waits as vchan::endpoint does: a side that moved nothing
+// asks for a signal and looks once more before its caller may sleep.
+read_fn quiet_reader(vchan_wire::stream& s) {
+  return [&s](std::span<std::byte> out) -> result<transfer> {
+    auto r = s.read_some(out);
+    if (!r || r->bytes > 0) return r;
+    s.request_notify(vchan_wire::notify_write);
+    return s.read_some(out);
+  };
+}
+write_fn quiet_writer(vchan_wire::stream& s) {
+  return [&s](std::span<const std::byte> in) -> result<transfer> {
+    auto w = s.write_some(in);
+    if (!w || w->bytes > 0) return w;
+    s.request_notify(vchan_wire::notify_read);
+    return s.write_some(in);
+  };
+}
+
+enum class vchan_path { libxenvchan, quiet };
+
+void vchan_both_ways(std::size_t left_min, std::size_t right_min, vchan_path path = vchan_path::libxenvchan) {
   aligned_page control;
   auto plan = vchan_wire::server_plan(left_min, right_min).value();
   std::vector<grant_ref_t> refs(plan.grant_count());
@@ -131,20 +152,19 @@ void vchan_both_ways(std::size_t left_min, std::size_t right_min) {
                                   : left_pages.bytes().first(plan.left.bytes());
   auto right = plan.right.in_page() ? vchan_wire::in_page_ring(control.bytes(), plan.right)
                                     : right_pages.bytes().first(plan.right.bytes());
-  auto server = vchan_wire::stream::attach(vchan_wire::role::server, control.bytes(), left, right).value();
-  auto client = vchan_wire::stream::attach(vchan_wire::role::client, control.bytes(), right, left).value();
+  auto server = vchan_wire::stream::attach(vchan_wire::role::server, control.bytes(), {left, right}).value();
+  auto client = vchan_wire::stream::attach(vchan_wire::role::client, control.bytes(), {left, right}).value();
   client.set_live(vchan_wire::live::connected);
+  const bool quiet = path == vchan_path::quiet;
+  const write_fn server_write = quiet ? quiet_writer(server) : [&](auto b) { return server.write(b); };
+  const read_fn server_read = quiet ? quiet_reader(server) : [&](auto b) { return server.read(b); };
+  const write_fn client_write = quiet ? quiet_writer(client) : [&](auto b) { return client.write(b); };
+  const read_fn client_read = quiet ? quiet_reader(client) : [&](auto b) { return client.read(b); };
   event server_ev, client_ev;
   std::atomic<bool> abort{false};
   std::string server_result, client_result;
-  std::thread s([&] {
-    server_result = duplex(stream_total, [&](auto b) { return server.write(b); },
-                           [&](auto b) { return server.read(b); }, server_ev, client_ev, abort);
-  });
-  std::thread c([&] {
-    client_result = duplex(stream_total, [&](auto b) { return client.write(b); },
-                           [&](auto b) { return client.read(b); }, client_ev, server_ev, abort);
-  });
+  std::thread s([&] { server_result = duplex(stream_total, server_write, server_read, server_ev, client_ev, abort); });
+  std::thread c([&] { client_result = duplex(stream_total, client_write, client_read, client_ev, server_ev, abort); });
   s.join();
   c.join();
   EXPECT_EQ(server_result, "");
@@ -154,6 +174,8 @@ void vchan_both_ways(std::size_t left_min, std::size_t right_min) {
 
 TEST(ThreadedRing, VchanInPageRingsBothWays) { vchan_both_ways(1024, 2048); }
 TEST(ThreadedRing, VchanGrantedRingsBothWays) { vchan_both_ways(65536, 16384); }
+TEST(ThreadedRing, VchanQuietPathInPageRingsBothWays) { vchan_both_ways(1024, 2048, vchan_path::quiet); }
+TEST(ThreadedRing, VchanQuietPathGrantedRingsBothWays) { vchan_both_ways(65536, 16384, vchan_path::quiet); }
 
 struct req_t {
   std::uint64_t id;

@@ -22,21 +22,57 @@ namespace xenwire::vchan_wire {
 
 enum class role : std::uint8_t { server, client };
 
+constexpr role peer_of(role who) noexcept { return who == role::server ? role::client : role::server; }
+
+// The one place that maps roles to rings: the server reads the left ring, the client the right;
+// each writes the ring its peer reads. For anything kept per ring (indices, data, placements).
+template <class T>
+constexpr T& read_side(role who, T& left, T& right) noexcept {
+  return who == role::server ? left : right;
+}
+template <class T>
+constexpr T& write_side(role who, T& left, T& right) noexcept {
+  return read_side(peer_of(who), left, right);
+}
+
+// A channel's ring data, by direction: left carries client → server bytes, right server → client.
+// Each of the size its order says; in_page_ring() gives the in-page ones.
+struct ring_data {
+  std::span<std::byte> left, right;
+};
+
 class stream {
  public:
-  // `control_page`: the mapped/shared control page (≥ 4096 bytes). `read_ring`/`write_ring`: this
-  // role's ring data (server: read = left, write = right; client: the reverse), each of the size its
-  // order says; use in_page_ring() for in-page rings. The read ring may be a read-only mapping.
+  // `control_page`: the mapped/shared control page (≥ 4096 bytes, its indices already set up).
+  // The ring this role reads may be a read-only mapping.
+  static result<stream> attach(role who, std::span<std::byte> control_page, ring_data rings) noexcept;
+  // The same with this role's rings already picked (read_ring = read_side(who, left, right)).
+  // Prefer the overload above, which picks them itself.
   static result<stream> attach(role who, std::span<std::byte> control_page, std::span<std::byte> read_ring,
                                std::span<std::byte> write_ring) noexcept;
 
-  // Copies out up to out.size() bytes. If fewer than asked are ready, first asks the peer to signal
-  // us on its next write (libxenvchan_read, non-blocking). notify: signal the peer now.
+  // libxenvchan_read/_write, non-blocking: if fewer bytes are ready (free) than asked, first asks
+  // the peer to signal us on its next write (read), then copies what there is.
+  // transfer::notify: signal the peer now.
   result<transfer> read(std::span<std::byte> out) noexcept;
-  // Copies in as much as fits. If not all fits, first asks the peer to signal us when it reads.
   result<transfer> write(std::span<const std::byte> bytes) noexcept;
 
-  // Bytes ready / free now, without touching notify bits.
+  // The data path for a caller that does its own waiting (vchan::endpoint: spin, then
+  // request_notify(), look again, sleep). Nothing here asks for a signal, and the peer's index is
+  // loaded only when the one last seen falls short (byte_ring.hpp): every request or load costs a
+  // transfer of the control page's one shared cache line. transfer::notify as above.
+  //
+  // Copies out up to out.size() ready bytes (possibly none) and releases their space.
+  result<transfer> read_some(std::span<std::byte> out) noexcept;
+  // Copies in as much of `bytes` as fits (possibly none) and publishes it.
+  result<transfer> write_some(std::span<const std::byte> bytes) noexcept;
+  // write_some() in two steps, for a caller that checks something between copying and publishing:
+  // stage() copies as much as fits without publishing (a later stage() copies over it again);
+  // commit(n) publishes the first n staged bytes.
+  result<std::size_t> stage(std::span<const std::byte> bytes) noexcept;
+  transfer commit(std::size_t staged) noexcept;
+
+  // Bytes ready / free now (the peer's index loaded afresh), without touching notify bits.
   result<std::size_t> data_ready() noexcept;
   result<std::size_t> buffer_space() noexcept;
   // As libxenvchan's fast_get_*: if fewer than `wanted`, request a signal and look again.
@@ -60,11 +96,13 @@ class stream {
 
  private:
   stream(role who, interface* page, byte_ring_consumer r, byte_ring_producer w) noexcept;
-  std::uint8_t* own_notify() const noexcept;
-  std::uint8_t* peer_notify() const noexcept;
 
   role role_;
-  interface* page_;
+  // This role's bytes of the control page, picked once at attach.
+  std::uint8_t* own_notify_;   // the peer's requests to us (srv_notify for the server)
+  std::uint8_t* peer_notify_;  // our requests to the peer
+  std::uint8_t* own_live_;
+  const std::uint8_t* peer_live_;
   byte_ring_consumer read_;
   byte_ring_producer write_;
 };
