@@ -8,7 +8,7 @@
 #include <functional>
 #include <thread>
 
-#include "simulated_host.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 #include "xenwire/randomd/discovery.hpp"
 #include "xenwire/randomd/guest.hpp"
 #include "xenwire/randomd/protocol.hpp"

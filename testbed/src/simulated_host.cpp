@@ -1,4 +1,4 @@
-#include "simulated_host.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 
 #include <unistd.h>
 

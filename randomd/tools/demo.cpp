@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "simulated_host.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 #include "xenwire/randomd/guest.hpp"
 
 namespace xenwire::randomd::cli {
