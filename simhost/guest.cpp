@@ -3,25 +3,16 @@
 #include <cstdio>
 
 #include "xenbus_paths.hpp"
+#include "xenwire/randomd/entropy.hpp"
 #include "xenwire/randomd/guest.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 #include "xenwire/xenstore/client/client.hpp"
-#include "xenwire/xenstore/client/connection.hpp"
 #include "xenwire/xenstore/client/helpers.hpp"
 
-namespace xenwire::sim_host {
+namespace xenwire::simhost {
 
 namespace {
 using namespace std::chrono_literals;
-
-std::string hex(const std::vector<std::byte>& b, std::size_t n) {
-  std::string s;
-  char buf[4];
-  for (std::size_t i = 0; i < std::min(n, b.size()); ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", std::to_integer<unsigned>(b[i]));
-    s += buf;
-  }
-  return s;
-}
 }  // namespace
 
 bool guest::fetch_entropy(bool& crashed) {
@@ -55,7 +46,7 @@ bool guest::fetch_entropy(bool& crashed) {
   }
   out_.line(d, "entropy: " + std::to_string(got->size()) + " bytes over vchan in " + std::to_string(fs.requests) +
                    " requests (" + std::to_string(fs.rate_limited) + " rate-limited, waited " +
-                   std::to_string(fs.waited.count()) + " ms): " + hex(*got, 8) + "...");
+                   std::to_string(fs.waited.count()) + " ms): " + randomd::hex(*got, 8) + "...");
   return true;
 }
 
@@ -74,16 +65,11 @@ bool guest::work() {
     if (!plan_.crashes) out_.failures++;
     return false;
   };
-  auto transport = host_.transport(d);
-  if (!transport) return fail_with("no transport: " + transport.error().message());
-  transport_ = std::move(*transport);
-  auto ep = transport_->take_xenstore();
-  if (!ep) return fail_with("no xenstore page: " + ep.error().message());
-  auto conn = xenstore::connect_ring(std::move(ep->page), std::move(ep->events), ep->port);
-  if (!conn) return fail_with("ring: " + conn.error().message());
-  auto opened = xenstore::client::open(std::move(*conn), {.timeout = 5s});
-  if (!opened) return fail_with("client: " + opened.error().message());
-  xs_ = std::move(*opened);
+  // Its transport and a client over its own Xenstore ring (the page and port the toolstack gave it).
+  auto ring = testbed::connect_guest(host_, d, {.timeout = 5s});
+  if (!ring) return fail_with("cannot connect over its ring: " + ring.error().message());
+  transport_ = std::move((*ring)->transport);
+  xs_ = std::move((*ring)->xs);
   xenstore::client& xs = xs_;
 
   // Relative paths resolve under our home, as for any guest.
@@ -153,4 +139,4 @@ bool guest::work() {
   return true;
 }
 
-}  // namespace xenwire::sim_host
+}  // namespace xenwire::simhost

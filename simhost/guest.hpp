@@ -3,7 +3,6 @@
 // read/write/transaction rounds. A guest chosen by the scenario crashes mid-way.
 #pragma once
 
-#include <atomic>
 #include <future>
 #include <thread>
 
@@ -12,7 +11,7 @@
 #include "xenwire/sim/host.hpp"
 #include "xenwire/xenstore/client/client.hpp"
 
-namespace xenwire::sim_host {
+namespace xenwire::simhost {
 
 class guest {
  public:
@@ -30,7 +29,7 @@ class guest {
     if (thread_.joinable()) thread_.join();
   }
   const guest_plan& plan() const { return plan_; }
-  bool ok() const { return ok_; }
+  bool ok() const { return ok_; }  // after join()
 
  private:
   void run();
@@ -44,10 +43,10 @@ class guest {
   std::thread thread_;
   std::promise<void> done_;
   std::promise<void> exit_;
-  std::atomic<bool> ok_{false};
+  bool ok_ = false;  // written by the guest's thread, read by ok() after join(): the join orders them
   // Held until let_exit(): a guest that drops its Xenstore connection looks dead to xenstored.
   std::unique_ptr<sim::domain_transport> transport_;
   xenstore::client xs_;
 };
 
-}  // namespace xenwire::sim_host
+}  // namespace xenwire::simhost

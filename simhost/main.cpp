@@ -12,20 +12,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "guest.hpp"
 #include "report.hpp"
 #include "scenario.hpp"
 #include "toolstack.hpp"
-#include "xenwire/randomd/server.hpp"
-#include "xenwire/sim/host.hpp"
-#include "xenwire/xenstore/client/connection.hpp"
-#include "xenwire/xenstore/daemon/xenstored.hpp"
+#include "xenwire/randomd/server_thread.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 
 namespace {
 
@@ -72,37 +68,24 @@ int main(int argc, char** argv) {
   auto log = spdlog::stderr_color_mt("xenstored");
   log->set_level(verbose >= 2 ? spdlog::level::debug : verbose == 1 ? spdlog::level::info : spdlog::level::warn);
 
-  sim_host::report out(quiet);
-  const auto plan = sim_host::scenario::make(seed, guests, rounds, !no_crash, no_entropy ? 0 : entropy_bytes);
+  simhost::report out(quiet);
+  const auto plan = simhost::scenario::make(seed, guests, rounds, !no_crash, no_entropy ? 0 : entropy_bytes);
   std::printf("xenwire-sim: seed %llu, %u guests, ~%u rounds each%s%s\n", static_cast<unsigned long long>(seed),
               guests, rounds, no_crash ? "" : ", one crash",
               no_entropy ? "" : (", " + std::to_string(entropy_bytes) + " bytes of entropy each").c_str());
 
-  sim::host host;
-  if (auto r = host.create_domain(0); !r) {
-    std::fprintf(stderr, "xenwire-sim: cannot create dom0: %s\n", r.error().message().c_str());
+  // The simulated host: dom0 runs xenwire's xenstored (its log through spdlog on stderr).
+  testbed::host_options hopts;
+  hopts.socket_path = socket_path;
+  hopts.log = [log](xenstore::log_level l, std::string_view m) { log->log(to_spdlog(l), "{}", m); };
+  auto sim = testbed::simulated_host::create(std::move(hopts));
+  if (!sim) {
+    std::fprintf(stderr, "xenwire-sim: cannot start the simulated host (dom0, xenstored): %s\n",
+                 sim.error().message().c_str());
     return 1;
   }
-  auto dom0 = host.transport(0);
-  if (!dom0) return 1;
-
-  std::filesystem::path tmpdir;
-  if (socket_path.empty()) {
-    tmpdir = std::filesystem::temp_directory_path() / ("xenwire-sim-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(tmpdir);
-    socket_path = (tmpdir / "socket").string();
-  }
-  xenstore::daemon_settings settings;
-  settings.socket_path = socket_path;
-  settings.stop_on_signals = false;
-  auto daemon = xenstore::xenstored::create(
-      std::move(settings), dom0->get(),
-      [log](xenstore::log_level l, std::string_view m) { log->log(to_spdlog(l), "{}", m); });
-  if (!daemon) {
-    std::fprintf(stderr, "xenwire-sim: xenstored: %s\n", daemon.error().message().c_str());
-    return 1;
-  }
-  std::thread daemon_thread([&] { (void)(*daemon)->run(); });
+  testbed::simulated_host& host = **sim;
+  socket_path = host.socket_path();
   out.line(0, "xenstored serving " + socket_path + " and guest rings (try: XENSTORED_PATH=" + socket_path +
                   " xenstore-ls)");
 
@@ -110,40 +93,35 @@ int main(int argc, char** argv) {
   randomd::server_stats rd{};
   {
     // randomd: its own dom0 connection, its own thread (one poll loop for every guest's vchan).
-    xenstore::client randomd_xs;
-    std::unique_ptr<randomd::server> randomd;
-    std::thread randomd_thread;
+    std::unique_ptr<randomd::server_thread> randomd;
     if (!no_entropy) {
-      auto conn = xenstore::connect_unix_socket(socket_path);
-      if (conn)
-        if (auto c = xenstore::client::open(std::move(*conn))) randomd_xs = std::move(*c);
       randomd::server_config rcfg;
       rcfg.on_event = [&out](domid_t d, std::string_view what) {
         out.line(0, "randomd: dom " + std::to_string(d) + " " + std::string(what));
       };
-      auto s = randomd::server::create(**dom0, randomd_xs, rcfg);
+      auto xs = host.connect();
+      auto s = randomd::server_thread::start(host.dom0_transport(), xs ? std::move(*xs) : xenstore::client{}, rcfg);
       if (!s) {
         std::fprintf(stderr, "xenwire-sim: randomd cannot start: %s\n", s.error().message().c_str());
         status = 1;
       } else {
         randomd = std::move(*s);
-        randomd_thread = std::thread([&] { (void)randomd->run(); });
         out.line(0, "randomd serving entropy over vchan (only the rendezvous goes through Xenstore)");
       }
     }
-    sim_host::toolstack dom0_tools(host, socket_path, out);
+    simhost::toolstack dom0_tools(host, out);
     if (status == 0 && !dom0_tools.start()) {
       std::fprintf(stderr, "xenwire-sim: toolstack cannot connect\n");
       status = 1;
     }
-    std::vector<std::unique_ptr<sim_host::guest>> running;
+    std::vector<std::unique_ptr<simhost::guest>> running;
     for (const auto& g : plan.guests) {
       if (status != 0) break;
       if (!dom0_tools.build_domain(g)) {
         status = 1;
         break;
       }
-      running.push_back(std::make_unique<sim_host::guest>(host, g, out));
+      running.push_back(std::make_unique<simhost::guest>(host.host(), g, out));
       running.back()->start();
     }
     for (auto& g : running) {
@@ -169,25 +147,19 @@ int main(int argc, char** argv) {
     dom0_tools.stop();
     if (randomd) {
       randomd->stop();
-      randomd_thread.join();
-      rd = randomd->stats();
-      if (randomd->serving() != 0) {
-        out.line(0, "randomd still serving " + std::to_string(randomd->serving()) + " guest(s) after all were gone");
+      rd = randomd->get().stats();
+      if (randomd->get().serving() != 0) {
+        out.line(0, "randomd still serving " + std::to_string(randomd->get().serving()) +
+                        " guest(s) after all were gone");
         out.failures++;
       }
       randomd.reset();  // closes whatever is left while xenstored still runs
-      randomd_xs.close();
     }
   }
-  (*daemon)->stop();
-  daemon_thread.join();
-  const auto st = (*daemon)->core().stats();
-  daemon->reset();
-  dom0->reset();
-  (void)host.destroy_domain(0);
-  if (!tmpdir.empty()) std::filesystem::remove_all(tmpdir);
+  const auto st = host.stop_xenstored().value_or(xenstore::core_stats{});
+  host.shutdown();
 
-  const auto clean = host.check_clean();
+  const auto clean = host.host().check_clean();
   std::printf("\n=== xenwire-sim summary (seed %llu) ===\n", static_cast<unsigned long long>(seed));
   std::printf("guests             %u (%zu crashed)\n", guests,
               static_cast<std::size_t>(std::count_if(plan.guests.begin(), plan.guests.end(),
@@ -198,21 +170,21 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(st.transactions_committed),
               static_cast<unsigned long long>(st.transactions_conflicted), st.nodes);
   std::printf("actors             %llu xenstore ops, %llu events received, %llu transactions, %llu EAGAIN retries\n",
-              static_cast<unsigned long long>(out.xs_ops.load()), static_cast<unsigned long long>(out.watch_events.load()),
-              static_cast<unsigned long long>(out.transactions.load()), static_cast<unsigned long long>(out.retries.load()));
+              static_cast<unsigned long long>(out.xs_ops.get()), static_cast<unsigned long long>(out.watch_events.get()),
+              static_cast<unsigned long long>(out.transactions.get()), static_cast<unsigned long long>(out.retries.get()));
   if (!no_entropy) {
     std::printf("randomd            %llu entropy bytes delivered (%llu to guests), %llu vchan bytes moved, "
                 "%llu rate-limit hits, %llu servers, %llu dropped responses\n",
                 static_cast<unsigned long long>(rd.entropy_bytes),
-                static_cast<unsigned long long>(out.entropy_bytes.load()),
+                static_cast<unsigned long long>(out.entropy_bytes.get()),
                 static_cast<unsigned long long>(rd.vchan_bytes_in + rd.vchan_bytes_out),
                 static_cast<unsigned long long>(rd.rate_limited), static_cast<unsigned long long>(rd.servers_started),
                 static_cast<unsigned long long>(rd.dropped_responses));
   }
-  std::printf("failures           %llu\n", static_cast<unsigned long long>(out.failures.load()));
+  std::printf("failures           %llu\n", static_cast<unsigned long long>(out.failures.get()));
   std::printf("leak check         %s\n", clean ? "clean: no grant, mapping or port left" : "LEAKS:");
   if (!clean) std::printf("%s\n", clean.describe().c_str());
   std::printf("elapsed            %.2f s\n", out.elapsed());
-  if (out.failures.load() != 0 || !clean) status = 1;
+  if (out.failures.get() != 0 || !clean) status = 1;
   return status;
 }

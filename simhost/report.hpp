@@ -9,7 +9,20 @@
 #include <mutex>
 #include <string>
 
-namespace xenwire::sim_host {
+namespace xenwire::simhost {
+
+// A statistic several actors' threads add to. Relaxed: nothing is published through it (each
+// addition is only a count), and the summary reads it after joining every actor's thread, which
+// orders those reads after every addition.
+class counter {
+ public:
+  void operator++(int) noexcept { v_.fetch_add(1, std::memory_order_relaxed); }
+  void operator+=(std::uint64_t n) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
 
 class report {
  public:
@@ -31,14 +44,13 @@ class report {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
 
-  std::atomic<std::uint64_t> xs_ops{0};          // Xenstore requests made by guests and dom0 actors
-  std::atomic<std::uint64_t> watch_events{0};    // events received by actors
-  std::atomic<std::uint64_t> transactions{0};    // committed by actors
-  std::atomic<std::uint64_t> retries{0};         // EAGAIN retries seen by actors
-  std::atomic<std::uint64_t> entropy_bytes{0};   // received by guests from randomd over vchan
-  std::atomic<std::uint64_t> vchan_bytes{0};     // all bytes through vchans
-  std::atomic<std::uint64_t> rate_limited{0};    // rate-limited answers guests received
-  std::atomic<std::uint64_t> failures{0};        // things that should not have failed
+  counter xs_ops;         // Xenstore requests made by guests and dom0 actors
+  counter watch_events;   // events received by actors
+  counter transactions;   // committed by actors
+  counter retries;        // EAGAIN retries seen by actors
+  counter entropy_bytes;  // received by guests from randomd over vchan
+  counter rate_limited;   // rate-limited answers guests received
+  counter failures;       // things that should not have failed
 
  private:
   bool quiet_;
@@ -46,4 +58,4 @@ class report {
   std::mutex mu_;
 };
 
-}  // namespace xenwire::sim_host
+}  // namespace xenwire::simhost

@@ -12,7 +12,7 @@
 
 #include "xenwire/ring/transport.hpp"
 
-namespace xenwire::sim_host {
+namespace xenwire::simhost {
 
 struct guest_plan {
   domid_t domid;
@@ -57,4 +57,4 @@ struct scenario {
   }
 };
 
-}  // namespace xenwire::sim_host
+}  // namespace xenwire::simhost

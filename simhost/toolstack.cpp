@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "xenbus_paths.hpp"
-#include "xenwire/xenstore/client/helpers.hpp"
+#include "xenwire/xenstore/path.hpp"
 
-namespace xenwire::sim_host {
+namespace xenwire::simhost {
 
 namespace {
 
@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 // "/local/domain/<d>/device/vif/<i>/state" → (d, i).
 std::optional<std::pair<domid_t, unsigned>> frontend_state_path(std::string_view p) {
-  constexpr std::string_view prefix = "/local/domain/";
+  constexpr std::string_view prefix = xenstore::domain_path_prefix;
   if (!p.starts_with(prefix) || !p.ends_with("/state")) return std::nullopt;
   p.remove_prefix(prefix.size());
   p.remove_suffix(6);
@@ -32,15 +32,12 @@ std::optional<std::pair<domid_t, unsigned>> frontend_state_path(std::string_view
 
 }  // namespace
 
-toolstack::toolstack(sim::host& host, std::string socket_path, report& out)
-    : host_(host), socket_path_(std::move(socket_path)), out_(out) {}
+toolstack::toolstack(testbed::simulated_host& host, report& out) : host_(host), out_(out) {}
 
 toolstack::~toolstack() { stop(); }
 
 xenstore::client toolstack::connect() {
-  auto conn = xenstore::connect_unix_socket(socket_path_);
-  if (!conn) return {};
-  auto c = xenstore::client::open(std::move(*conn));
+  auto c = host_.connect();
   return c ? std::move(*c) : xenstore::client{};
 }
 
@@ -55,7 +52,7 @@ result<void> toolstack::start() {
 }
 
 void toolstack::stop() {
-  if (stopping_.exchange(true)) return;
+  if (stopping_.exchange(true, std::memory_order_relaxed)) return;
   // Closing the connections ends the watchers' waits.
   backend_.close();
   watcher_.close();
@@ -65,46 +62,36 @@ void toolstack::stop() {
 }
 
 result<void> toolstack::build_domain(const guest_plan& g) {
-  auto info = host_.create_domain(g.domid, {.xenstore = true, .xenstore_domid = 0});
-  if (!info) return fail(info.error());
   const domid_t d = g.domid;
-  // As libxl: the home and device nodes in one transaction, the guest owning its frontends,
-  // dom0 owning the backends (readable by the guest).
-  auto built = xenstore::run_transaction(ctl_, [&](xenstore::tx_id tx) -> xenstore::client_result<void> {
-    // Directories first, with their perms: nodes dom0 then writes below inherit them.
-    const xenstore::node_perms guest_owned{{d, xenstore::perm::none}};
-    const xenstore::node_perms dom0_guest_readable{{0, xenstore::perm::none}, {d, xenstore::perm::read}};
-    if (auto r = ctl_.mkdir(home(d), tx); !r) return r;
-    if (auto r = ctl_.set_perms(home(d), guest_owned, tx); !r) return r;
-    for (unsigned i = 0; i < g.vifs; ++i) {
-      if (auto r = ctl_.mkdir(frontend(d, i), tx); !r) return r;
-      if (auto r = ctl_.mkdir(backend(d, i), tx); !r) return r;
-      if (auto r = ctl_.set_perms(backend(d, i), dom0_guest_readable, tx); !r) return r;
-    }
-    std::vector<std::pair<std::string, std::string>> nodes = {
-        {home(d) + "/name", "guest-" + std::to_string(d)},
-        {home(d) + "/domid", std::to_string(d)},
-    };
-    for (unsigned i = 0; i < g.vifs; ++i) {
-      nodes.emplace_back(frontend(d, i) + "/backend", backend(d, i));
-      nodes.emplace_back(frontend(d, i) + "/state", state_initialising);
-      nodes.emplace_back(backend(d, i) + "/frontend", frontend(d, i));
-      nodes.emplace_back(backend(d, i) + "/state", state_initialising);
-    }
-    for (auto& [path, value] : nodes)
-      if (auto r = ctl_.write(path, value, tx); !r) return r;
-    return {};
-  });
+  // As libxl: the home (testbed::build_domain) and the device nodes in one transaction, the guest
+  // owning its frontends, dom0 owning the backends (readable by the guest).
+  testbed::domain_spec spec{
+      .domid = d, .extra = [&](xenstore::client& ctl, xenstore::tx_id tx) -> xenstore::client_result<void> {
+        // Directories first, with their perms: nodes dom0 then writes below inherit them.
+        const xenstore::node_perms dom0_guest_readable{{0, xenstore::perm::none}, {d, xenstore::perm::read}};
+        for (unsigned i = 0; i < g.vifs; ++i) {
+          if (auto r = ctl.mkdir(frontend(d, i), tx); !r) return r;
+          if (auto r = ctl.mkdir(backend(d, i), tx); !r) return r;
+          if (auto r = ctl.set_perms(backend(d, i), dom0_guest_readable, tx); !r) return r;
+        }
+        std::vector<std::pair<std::string, std::string>> nodes;
+        for (unsigned i = 0; i < g.vifs; ++i) {
+          nodes.emplace_back(frontend(d, i) + "/backend", backend(d, i));
+          nodes.emplace_back(frontend(d, i) + "/state", state_initialising);
+          nodes.emplace_back(backend(d, i) + "/frontend", frontend(d, i));
+          nodes.emplace_back(backend(d, i) + "/state", state_initialising);
+        }
+        for (auto& [path, value] : nodes)
+          if (auto r = ctl.write(path, value, tx); !r) return r;
+        return {};
+      }};
+  auto info = testbed::build_domain(host_.host(), ctl_, spec);
   out_.xs_ops += 8 + 6 * g.vifs;
-  if (!built) {
-    out_.line(0, "building domain " + std::to_string(d) + " failed: " + built.error().message());
+  if (!info) {
+    out_.line(0, "building domain " + std::to_string(d) + " failed: " + info.error().message());
     return fail(errc::protocol_error);
   }
   out_.transactions++;
-  if (auto r = ctl_.introduce(d, 0, *info->xenstore_port); !r) {
-    out_.line(0, "INTRODUCE " + std::to_string(d) + " failed: " + r.error().message());
-    return fail(errc::protocol_error);
-  }
   {
     std::lock_guard lock(mu_);
     live_.insert(d);
@@ -122,7 +109,7 @@ result<void> toolstack::release_domain(domid_t d) {
   if (auto r = ctl_.release(d); !r) out_.line(0, "RELEASE " + std::to_string(d) + ": " + r.error().message());
   (void)ctl_.rm(backend_root(d));
   out_.xs_ops += 2;
-  if (auto r = host_.destroy_domain(d); !r) return fail(r.error());
+  if (auto r = host_.host().destroy_domain(d); !r) return fail(r.error());
   out_.line(0, "released and destroyed domain " + std::to_string(d));
   return {};
 }
@@ -143,7 +130,7 @@ bool toolstack::wait_cleaned(domid_t d, std::chrono::milliseconds timeout) {
 void toolstack::backend_loop() {
   auto w = backend_.add_watch("/local/domain");
   if (!w) return;
-  while (!stopping_) {
+  while (!stopping_.load(std::memory_order_relaxed)) {
     auto ev = w->next(200ms);
     if (!ev) {
       if (ev.error().transport() == make_error_code(errc::timed_out)) continue;
@@ -172,7 +159,7 @@ void toolstack::backend_loop() {
 void toolstack::release_loop() {
   auto w = watcher_.add_watch("@releaseDomain");
   if (!w) return;
-  while (!stopping_) {
+  while (!stopping_.load(std::memory_order_relaxed)) {
     auto ev = w->next(200ms);
     if (!ev) {
       if (ev.error().transport() == make_error_code(errc::timed_out)) continue;
@@ -189,7 +176,7 @@ void toolstack::release_loop() {
       }
     }
     for (domid_t d : gone) {
-      auto leftovers = watcher_.exists(home(d));
+      auto leftovers = watcher_.exists(xenstore::domain_home(d));
       (void)watcher_.rm(backend_root(d));
       out_.xs_ops += 2;
       out_.line(0, "@releaseDomain: domain " + std::to_string(d) + " died; its nodes " +
@@ -203,4 +190,4 @@ void toolstack::release_loop() {
   }
 }
 
-}  // namespace xenwire::sim_host
+}  // namespace xenwire::simhost

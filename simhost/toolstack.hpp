@@ -1,6 +1,6 @@
-// dom0's side of the simulated host: builds domains (sim grant page + event channel, Xenstore home
-// and device nodes, INTRODUCE), plays the network backend (watches frontends, connects them), and
-// cleans up after domains that die (@releaseDomain).
+// dom0's side of the simulated host: builds domains (testbed::build_domain: sim grant page + event
+// channel, Xenstore home, INTRODUCE; plus the device nodes), plays the network backend (watches
+// frontends, connects them), and cleans up after domains that die (@releaseDomain).
 #pragma once
 
 #include <atomic>
@@ -13,14 +13,14 @@
 
 #include "report.hpp"
 #include "scenario.hpp"
-#include "xenwire/sim/host.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 #include "xenwire/xenstore/client/client.hpp"
 
-namespace xenwire::sim_host {
+namespace xenwire::simhost {
 
 class toolstack {
  public:
-  toolstack(sim::host& host, std::string socket_path, report& out);
+  toolstack(testbed::simulated_host& host, report& out);
   ~toolstack();
 
   // Connects dom0's clients and starts the backend and @releaseDomain watchers.
@@ -33,27 +33,28 @@ class toolstack {
   bool wait_cleaned(domid_t domid, std::chrono::milliseconds timeout);
   void stop();
 
-  std::size_t devices_connected() const { return connected_.load(); }
-  std::size_t domains_cleaned() const { return cleaned_count_.load(); }
+  std::size_t devices_connected() const { return connected_.get(); }
+  std::size_t domains_cleaned() const { return cleaned_count_.get(); }
 
  private:
   void backend_loop();
   void release_loop();
   xenstore::client connect();
 
-  sim::host& host_;
-  std::string socket_path_;
+  testbed::simulated_host& host_;
   report& out_;
   xenstore::client ctl_;      // toolstack requests
   xenstore::client backend_;  // netback's own connection
   xenstore::client watcher_;  // @releaseDomain
   std::thread backend_thread_, release_thread_;
+  // Relaxed: it publishes nothing; closing the connections is what ends the watchers' waits, and
+  // stop() joins their threads.
   std::atomic<bool> stopping_{false};
-  std::atomic<std::size_t> connected_{0};
-  std::atomic<std::size_t> cleaned_count_{0};
+  counter connected_;
+  counter cleaned_count_;
   std::mutex mu_;
   std::set<domid_t> live_;     // built and not yet released or cleaned up
   std::set<domid_t> cleaned_;  // died and cleaned up
 };
 
-}  // namespace xenwire::sim_host
+}  // namespace xenwire::simhost

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace xenwire::randomd {
@@ -17,6 +18,19 @@ result<void> system_entropy(std::span<std::byte> out) {
     done += static_cast<std::size_t>(n);
   }
   return {};
+}
+
+std::string hex(std::span<const std::byte> bytes, std::size_t max_bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  const std::size_t n = std::min(max_bytes, bytes.size());
+  s.reserve(2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto v = std::to_integer<unsigned>(bytes[i]);
+    s += digits[v >> 4];
+    s += digits[v & 0xf];
+  }
+  return s;
 }
 
 }  // namespace xenwire::randomd

@@ -7,24 +7,16 @@
 #include <thread>
 #include <vector>
 
-#include "xenwire/testbed/simulated_host.hpp"
+#include "xenwire/randomd/entropy.hpp"
 #include "xenwire/randomd/guest.hpp"
+#include "xenwire/randomd/server_thread.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 
 namespace xenwire::randomd::cli {
 
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string hex(std::span<const std::byte> b, std::size_t n) {
-  std::string s;
-  char buf[4];
-  for (std::size_t i = 0; i < std::min(n, b.size()); ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", std::to_integer<unsigned>(b[i]));
-    s += buf;
-  }
-  return s;
-}
 
 // True if some 8-byte window of `secret` occurs in `value`.
 bool leaks(const std::string& value, std::span<const std::byte> secret) {
@@ -48,9 +40,20 @@ int run_demo(const demo_options& opts) {
       std::fprintf(stderr, "randomd: dom %u: %.*s\n", unsigned{d}, static_cast<int>(what.size()), what.data());
     };
   const auto start = std::chrono::steady_clock::now();
-  auto host = testbed::simulated_host::create(cfg);
+  auto host = testbed::simulated_host::create();
   if (!host) {
     std::fprintf(stderr, "xenwire-randomd: cannot start the simulated host: %s\n", host.error().message().c_str());
+    return 1;
+  }
+  // randomd in dom0, with its own Xenstore connection.
+  auto xs = (*host)->connect({.timeout = 10s});
+  if (!xs) {
+    std::fprintf(stderr, "xenwire-randomd: cannot connect to xenstored: %s\n", xs.error().message().c_str());
+    return 1;
+  }
+  auto rd = server_thread::start((*host)->dom0_transport(), std::move(*xs), cfg);
+  if (!rd) {
+    std::fprintf(stderr, "xenwire-randomd: cannot start randomd: %s\n", rd.error().message().c_str());
     return 1;
   }
   std::printf("xenwire-randomd demo: %u guests fetch %zu bytes each (chunks of %u; limit %u B/s, burst %u B)\n",
@@ -105,7 +108,9 @@ int run_demo(const demo_options& opts) {
   if (leaked) status = 1;
 
   for (auto& g : guests) (void)(*host)->release(*g);
-  const auto st = (*host)->randomd()->stats();
+  (*rd)->stop();
+  const auto st = (*rd)->get().stats();
+  rd->reset();  // closes what is left of its servers while xenstored still runs
   (*host)->shutdown();
   guests.clear();
   const auto clean = (*host)->host().check_clean();

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "xenwire/randomd/entropy.hpp"
 #include "xenwire/randomd/protocol.hpp"
 
 namespace xenwire::randomd {
@@ -31,6 +32,13 @@ TEST(RandomdProtocol, StatusNames) {
   EXPECT_STREQ(to_string(response_status::rate_limited), "rate-limited");
   EXPECT_TRUE(is_known(4));
   EXPECT_FALSE(is_known(5));
+}
+
+TEST(RandomdEntropy, HexShowsAPrefixOnly) {
+  const std::byte b[] = {std::byte{0x9f}, std::byte{0xe8}, std::byte{0x00}};
+  EXPECT_EQ(hex(b, 8), "9fe800");
+  EXPECT_EQ(hex(b, 2), "9fe8");
+  EXPECT_EQ(hex(std::span<const std::byte>{}, 4), "");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <functional>
 #include <span>
+#include <string>
 
 #include "xenwire/ring/error.hpp"
 
@@ -15,5 +16,9 @@ using entropy_source = std::function<result<void>(std::span<std::byte> out)>;
 // getrandom(2), flags 0: blocks only until the kernel's pool is initialised (once, early at boot),
 // then never; retried on EINTR and short reads. Failures come back as system_category errors.
 result<void> system_entropy(std::span<std::byte> out);
+
+// Lowercase hex of at most the first `max_bytes` bytes: what logs show of delivered entropy (a
+// prefix, never the whole secret).
+std::string hex(std::span<const std::byte> bytes, std::size_t max_bytes);
 
 }  // namespace xenwire::randomd
