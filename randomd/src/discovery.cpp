@@ -3,10 +3,11 @@
 #include <cstdio>
 
 #include "xenwire/vchan/rendezvous.hpp"
+#include "xenwire/xenstore/path.hpp"
 
 namespace xenwire::randomd {
 
-std::string request_path(domid_t guest) { return "/local/domain/" + std::to_string(guest) + "/data/randomd/request"; }
+std::string request_path(domid_t guest) { return xenstore::domain_home(guest) + "/data/randomd/request"; }
 
 std::string keys_path(domid_t server, domid_t guest) { return vchan::default_path(server, guest, vchan_port_name); }
 

@@ -33,9 +33,11 @@ std::chrono::milliseconds left_until(clock::time_point deadline) {
 
 // Not a secret and not entropy: only makes each request a distinct value.
 std::uint64_t fresh_nonce() {
+  // Relaxed: only the values must differ between calls; nothing is published through the counter.
   static std::atomic<std::uint64_t> counter{0};
   std::random_device rd;
-  return (std::uint64_t{rd()} << 32) ^ rd() ^ (counter++ * 0x9E3779B97F4A7C15ull) ^
+  const std::uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
+  return (std::uint64_t{rd()} << 32) ^ rd() ^ (n * 0x9E3779B97F4A7C15ull) ^
          static_cast<std::uint64_t>(clock::now().time_since_epoch().count());
 }
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +12,8 @@
 #include "xenwire/randomd/discovery.hpp"
 #include "xenwire/vchan/event_loop.hpp"
 #include "xenwire/vchan/xenstore_rendezvous.hpp"
+#include "xenwire/xenstore/args.hpp"
+#include "xenwire/xenstore/path.hpp"
 
 namespace xenwire::randomd {
 
@@ -21,17 +22,34 @@ namespace {
 using namespace std::chrono_literals;
 using detail::session;
 
-struct counters {
-  std::atomic<std::uint64_t> guests_seen{0}, servers_started{0}, connections{0}, requests{0}, served{0},
-      entropy_bytes{0}, rate_limited{0}, too_large{0}, bad_requests{0}, unavailable{0}, bad_nonces{0},
-      vchan_bytes_in{0}, vchan_bytes_out{0}, dropped_responses{0}, servers_failed{0}, guests_released{0};
+// A statistic only the loop's thread changes and any thread reads (stats(), serving()): relaxed
+// loads and stores, since no other memory is published through it and a reader needs some recent
+// value, not an order with anything else; one writer needs no read-modify-write.
+class loop_counter {
+ public:
+  void operator++(int) noexcept { add(1); }
+  void operator--(int) noexcept { v_.store(v_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+  void operator+=(std::uint64_t n) noexcept { add(n); }
+  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  void add(std::uint64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  std::atomic<std::uint64_t> v_{0};
 };
 
-std::optional<domid_t> parse_domid(std::string_view s) {
-  unsigned v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size() || v >= 0x7FF0) return std::nullopt;
-  return static_cast<domid_t>(v);
+struct counters {
+  loop_counter guests_seen, servers_started, connections, requests, served, entropy_bytes, rate_limited, too_large,
+      bad_requests, unavailable, bad_nonces, vchan_bytes_in, vchan_bytes_out, dropped_responses, servers_failed,
+      guests_released;
+};
+
+// A directory entry under /local/domain naming a domain randomd could serve (not a reserved id
+// such as DOMID_SELF).
+std::optional<domid_t> guest_domid(std::string_view name) noexcept {
+  constexpr domid_t domid_first_reserved = 0x7FF0;  // DOMID_FIRST_RESERVED
+  auto d = xenstore::parse_domid(name);
+  if (!d || *d >= domid_first_reserved) return std::nullopt;
+  return *d;
 }
 
 }  // namespace
@@ -45,9 +63,10 @@ struct server::impl {
   vchan::poll_set poll;
   xenstore::watch introduce_watch, release_watch;
   std::map<domid_t, std::unique_ptr<session>> sessions;
+  // Relaxed (run() and stop()): it orders nothing else, and stop() also writes stop_fd to wake the loop.
   std::atomic<bool> stopping{false};
   int stop_fd = -1;  // an eventfd in `poll`: stop() wakes a sleeping loop through it
-  std::atomic<std::size_t> serving{0};  // sessions with a server: read from other threads
+  loop_counter serving;  // sessions with a server: read from other threads
   counters n;
 
   impl(transport& tr, xenstore::client& c, server_config config, vchan::poll_set p)
@@ -78,7 +97,7 @@ struct server::impl {
     auto names = xs->directory("/local/domain");
     if (!names) return;
     for (const auto& name : *names) {
-      auto d = parse_domid(name);
+      auto d = guest_domid(name);
       if (!d || *d == self || sessions.contains(*d)) continue;
       auto introduced = xs->is_domain_introduced(*d);
       if (!introduced || !*introduced) continue;
@@ -170,7 +189,7 @@ struct server::impl {
   }
 
   std::string keys_dir(domid_t d) const {
-    return "/local/domain/" + std::to_string(self) + "/data/vchan/" + std::to_string(d);
+    return xenstore::domain_home(self) + "/data/vchan/" + std::to_string(d);
   }
 
   // The guest may read the directory its keys will appear in: a guest waiting before they exist
@@ -449,27 +468,27 @@ void server::stop() noexcept {
   }
 }
 
-std::size_t server::serving() const noexcept { return impl_->serving.load(); }
+std::size_t server::serving() const noexcept { return static_cast<std::size_t>(impl_->serving.get()); }
 
 server_stats server::stats() const noexcept {
   const counters& c = impl_->n;
   server_stats s;
-  s.guests_seen = c.guests_seen.load();
-  s.servers_started = c.servers_started.load();
-  s.connections = c.connections.load();
-  s.requests = c.requests.load();
-  s.served = c.served.load();
-  s.entropy_bytes = c.entropy_bytes.load();
-  s.rate_limited = c.rate_limited.load();
-  s.too_large = c.too_large.load();
-  s.bad_requests = c.bad_requests.load();
-  s.unavailable = c.unavailable.load();
-  s.bad_nonces = c.bad_nonces.load();
-  s.vchan_bytes_in = c.vchan_bytes_in.load();
-  s.vchan_bytes_out = c.vchan_bytes_out.load();
-  s.dropped_responses = c.dropped_responses.load();
-  s.servers_failed = c.servers_failed.load();
-  s.guests_released = c.guests_released.load();
+  s.guests_seen = c.guests_seen.get();
+  s.servers_started = c.servers_started.get();
+  s.connections = c.connections.get();
+  s.requests = c.requests.get();
+  s.served = c.served.get();
+  s.entropy_bytes = c.entropy_bytes.get();
+  s.rate_limited = c.rate_limited.get();
+  s.too_large = c.too_large.get();
+  s.bad_requests = c.bad_requests.get();
+  s.unavailable = c.unavailable.get();
+  s.bad_nonces = c.bad_nonces.get();
+  s.vchan_bytes_in = c.vchan_bytes_in.get();
+  s.vchan_bytes_out = c.vchan_bytes_out.get();
+  s.dropped_responses = c.dropped_responses.get();
+  s.servers_failed = c.servers_failed.get();
+  s.guests_released = c.guests_released.get();
   return s;
 }
 
