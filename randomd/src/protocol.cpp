@@ -36,6 +36,22 @@ const char* to_string(response_status s) noexcept {
 
 bool is_known(std::uint8_t status) noexcept { return status <= static_cast<std::uint8_t>(response_status::unavailable); }
 
+response_header judge(const request& q, std::uint32_t max_length) noexcept {
+  response_header h;
+  h.id = q.id;
+  if (q.version != protocol_version || q.type != static_cast<std::uint8_t>(request_type::get_entropy) ||
+      q.flags != 0 || q.length == 0) {
+    h.status = response_status::bad_request;
+    h.detail = protocol_version;
+  } else if (q.length > max_length) {
+    h.status = response_status::too_large;
+    h.detail = max_length;
+  } else {
+    h.length = q.length;
+  }
+  return h;
+}
+
 std::array<std::byte, request_size> encode(const request& r) noexcept {
   std::array<std::byte, request_size> out{};
   out[0] = static_cast<std::byte>(r.version);

@@ -335,26 +335,19 @@ struct server::impl {
 
   void answer(session& s, const request& q) {
     n.requests++;
-    response_header h;
-    h.id = q.id;
     const std::uint32_t max_len = std::min(cfg.max_request, cfg.limit.burst);
-    if (q.version != protocol_version || q.type != static_cast<std::uint8_t>(request_type::get_entropy) ||
-        q.flags != 0 || q.length == 0) {
-      h.status = response_status::bad_request;
-      h.detail = protocol_version;
+    response_header h = judge(q, max_len);
+    if (h.status == response_status::bad_request) {
       n.bad_requests++;
-    } else if (q.length > max_len) {
-      h.status = response_status::too_large;
-      h.detail = max_len;
+    } else if (h.status == response_status::too_large) {
       n.too_large++;
     } else if (auto wait = s.bucket.take(q.length, token_bucket::clock::now())) {
       h.status = response_status::rate_limited;
+      h.length = 0;
       h.detail = static_cast<std::uint32_t>(wait->count());
       n.rate_limited++;
       event(s.domid, "rate-limited: " + std::to_string(q.length) + " bytes, retry after " +
                          std::to_string(wait->count()) + " ms");
-    } else {
-      h.length = q.length;
     }
     s.out.resize(response_header_size + h.length);
     if (h.length > 0) {

@@ -61,6 +61,12 @@ struct response_header {
   friend bool operator==(const response_header&, const response_header&) = default;
 };
 
+// The answer a request gets before the guest's budget and the entropy source have their say:
+// bad_request (unknown version or type, nonzero flags, length 0; detail: the version spoken),
+// too_large (length > `max_length`; detail: `max_length`), else ok with `length` the request's. The
+// server answers every frame through this; so does the fuzzer (fuzz/randomd_frames.cpp).
+response_header judge(const request& q, std::uint32_t max_length) noexcept;
+
 std::array<std::byte, request_size> encode(const request& r) noexcept;
 request decode_request(std::span<const std::byte, request_size> bytes) noexcept;
 
