@@ -1,10 +1,10 @@
 #include "toolstack.hpp"
 
-#include <charconv>
 #include <optional>
 #include <vector>
 
 #include "xenbus_paths.hpp"
+#include "xenwire/xenstore/args.hpp"
 #include "xenwire/xenstore/path.hpp"
 
 namespace xenwire::simhost {
@@ -13,21 +13,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// "/local/domain/<d>/device/vif/<i>/state" → (d, i).
+// "/local/domain/<d>/device/vif/<i>/state" → (d, i), for a guest's domid (not dom0's, not reserved).
 std::optional<std::pair<domid_t, unsigned>> frontend_state_path(std::string_view p) {
   constexpr std::string_view prefix = xenstore::domain_path_prefix;
-  if (!p.starts_with(prefix) || !p.ends_with("/state")) return std::nullopt;
+  constexpr std::string_view device = "/device/vif/";
+  constexpr std::string_view suffix = "/state";
+  if (!p.starts_with(prefix) || !p.ends_with(suffix)) return std::nullopt;
   p.remove_prefix(prefix.size());
-  p.remove_suffix(6);
-  unsigned d = 0, i = 0;
-  auto r1 = std::from_chars(p.data(), p.data() + p.size(), d);
-  if (r1.ec != std::errc{}) return std::nullopt;
-  std::string_view rest(r1.ptr, static_cast<std::size_t>(p.data() + p.size() - r1.ptr));
-  if (!rest.starts_with("/device/vif/")) return std::nullopt;
-  rest.remove_prefix(12);
-  auto r2 = std::from_chars(rest.data(), rest.data() + rest.size(), i);
-  if (r2.ec != std::errc{} || r2.ptr != rest.data() + rest.size() || d == 0 || d > 0x7FEF) return std::nullopt;
-  return std::make_pair(static_cast<domid_t>(d), i);
+  p.remove_suffix(suffix.size());
+  const auto slash = p.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto d = xenstore::parse_domid(p.substr(0, slash));
+  if (!d || *d == 0 || *d > 0x7FEF) return std::nullopt;
+  const std::string_view rest = p.substr(slash);
+  if (!rest.starts_with(device)) return std::nullopt;
+  const auto i = xenstore::parse_u32(rest.substr(device.size()));
+  if (!i) return std::nullopt;
+  return std::make_pair(*d, unsigned{*i});
 }
 
 }  // namespace
