@@ -48,6 +48,13 @@ result<void> toolstack::start() {
   backend_ = connect();
   watcher_ = connect();
   if (ctl_.failure() || backend_.failure() || watcher_.failure()) return fail(errc::peer_closed);
+  // Both watches are in place before the first domain is built: a frontend that connects (or a
+  // domain that dies) before a loop thread got to run is not missed.
+  auto frontends = backend_.add_watch("/local/domain");
+  auto releases = watcher_.add_watch("@releaseDomain");
+  if (!frontends || !releases) return fail(errc::peer_closed);
+  frontends_ = std::move(*frontends);
+  releases_ = std::move(*releases);
   backend_thread_ = std::thread([this] { backend_loop(); });
   release_thread_ = std::thread([this] { release_loop(); });
   return {};
@@ -130,8 +137,7 @@ bool toolstack::wait_cleaned(domid_t d, std::chrono::milliseconds timeout) {
 
 // netback: a frontend that reaches Connected gets its backend connected too.
 void toolstack::backend_loop() {
-  auto w = backend_.add_watch("/local/domain");
-  if (!w) return;
+  auto* w = &frontends_;
   while (!stopping_.load(std::memory_order_relaxed)) {
     auto ev = w->next(200ms);
     if (!ev) {
@@ -159,8 +165,7 @@ void toolstack::backend_loop() {
 // A domain that died without RELEASE: remove what dom0 kept for it (its own nodes are already
 // gone: the daemon deletes what a dead domain owned).
 void toolstack::release_loop() {
-  auto w = watcher_.add_watch("@releaseDomain");
-  if (!w) return;
+  auto* w = &releases_;
   while (!stopping_.load(std::memory_order_relaxed)) {
     auto ev = w->next(200ms);
     if (!ev) {

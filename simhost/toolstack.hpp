@@ -46,6 +46,8 @@ class toolstack {
   xenstore::client ctl_;      // toolstack requests
   xenstore::client backend_;  // netback's own connection
   xenstore::client watcher_;  // @releaseDomain
+  xenstore::watch frontends_;  // backend_'s watch on /local/domain
+  xenstore::watch releases_;   // watcher_'s watch on @releaseDomain
   std::thread backend_thread_, release_thread_;
   // Relaxed: it publishes nothing; closing the connections is what ends the watchers' waits, and
   // stop() joins their threads.
