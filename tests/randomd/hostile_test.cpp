@@ -38,7 +38,7 @@ TEST_F(randomd_host, MalformedFramesGetBadRequestAndTheStreamStaysInSync) {
   EXPECT_EQ(good.status, response_status::ok);
   EXPECT_EQ(good.id, 99u);
   EXPECT_EQ(good.length, 32u);
-  const auto st = host->randomd()->stats();
+  const auto st = randomd().stats();
   EXPECT_EQ(st.bad_requests, 7u);
   EXPECT_EQ(st.too_large, 2u);
   EXPECT_EQ(st.entropy_bytes, 32u);
@@ -54,7 +54,7 @@ TEST_F(randomd_host, TooLargeTeachesFetchTheLimit) {
   auto got = fetch_entropy(guests[0]->xs, *guests[0]->transport, 2000, 5s, {.chunk = 1500, .stats = &fs});
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->size(), 2000u);
-  EXPECT_EQ(host->randomd()->stats().too_large, 1u);
+  EXPECT_EQ(randomd().stats().too_large, 1u);
   EXPECT_EQ(fs.requests, 5u);  // one refused, then 512 x 3 + 464
   finish(guests);
 }
@@ -80,7 +80,7 @@ TEST_F(randomd_host, FloodingGuestIsBoundedAndOthersAreServed) {
   auto other = fetch_entropy(guests[1]->xs, *guests[1]->transport, 1500, 5s);
   ASSERT_TRUE(other) << other.error().message();
   // randomd served the flood at most as fast as it was read: a ring's worth beyond the first.
-  const auto st = host->randomd()->stats();
+  const auto st = randomd().stats();
   EXPECT_LE(st.vchan_bytes_out, 2048u + 1500u + 2 * 1024u + 4 * response_header_size);
   // Reading drains it in order.
   for (std::uint32_t id = 1; id <= sent; ++id) {
@@ -116,7 +116,7 @@ TEST_F(randomd_host, HalfAFrameThenCloseDoesNotDesyncTheNextConnection) {
   }  // closed with 5 bytes of a frame in the ring
   auto got = fetch_entropy(guests[0]->xs, *guests[0]->transport, 100, 5s);
   ASSERT_TRUE(got) << got.error().message();
-  EXPECT_EQ(host->randomd()->stats().bad_requests, 0u);
+  EXPECT_EQ(randomd().stats().bad_requests, 0u);
   finish(guests);
 }
 
@@ -126,9 +126,9 @@ TEST_F(randomd_host, MalformedRequestNodeIsIgnored) {
   guests.push_back(guest(1));
   auto& xs = guests[0]->xs;
   for (const char* v : {"please", "", "0123456789ABCDEF", "0123456789abcdef0"}) ASSERT_TRUE(xs.write(request_path(1), v));
-  EXPECT_TRUE(eventually([&] { return host->randomd()->stats().bad_nonces >= 1; }));
+  EXPECT_TRUE(eventually([&] { return randomd().stats().bad_nonces >= 1; }));
   std::this_thread::sleep_for(30ms);
-  EXPECT_EQ(host->randomd()->stats().servers_started, 0u);
+  EXPECT_EQ(randomd().stats().servers_started, 0u);
   auto keys = host->dom0().exists(keys_path(0, 1));
   ASSERT_TRUE(keys);
   EXPECT_FALSE(*keys);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "xenwire/randomd/entropy.hpp"
 #include "xenwire/randomd/protocol.hpp"
 
 namespace xenwire::randomd {
@@ -31,6 +32,30 @@ TEST(RandomdProtocol, StatusNames) {
   EXPECT_STREQ(to_string(response_status::rate_limited), "rate-limited");
   EXPECT_TRUE(is_known(4));
   EXPECT_FALSE(is_known(5));
+}
+
+TEST(RandomdProtocol, JudgeRefusesMalformedAndOversizedFrames) {
+  EXPECT_EQ(judge({.id = 1, .length = 16}, 2048), (response_header{.id = 1, .length = 16}));
+  for (const request& q : {request{.version = 2, .id = 2, .length = 16}, request{.type = 9, .id = 2, .length = 16},
+                           request{.flags = 1, .id = 2, .length = 16}, request{.id = 2, .length = 0}}) {
+    const auto h = judge(q, 2048);
+    EXPECT_EQ(h.status, response_status::bad_request);
+    EXPECT_EQ(h.id, 2u);
+    EXPECT_EQ(h.length, 0u);
+    EXPECT_EQ(h.detail, protocol_version);
+  }
+  const auto big = judge({.id = 3, .length = 2049}, 2048);
+  EXPECT_EQ(big.status, response_status::too_large);
+  EXPECT_EQ(big.length, 0u);
+  EXPECT_EQ(big.detail, 2048u);
+  EXPECT_EQ(judge({.id = 4, .length = 2048}, 2048).status, response_status::ok);
+}
+
+TEST(RandomdEntropy, HexShowsAPrefixOnly) {
+  const std::byte b[] = {std::byte{0x9f}, std::byte{0xe8}, std::byte{0x00}};
+  EXPECT_EQ(hex(b, 8), "9fe800");
+  EXPECT_EQ(hex(b, 2), "9fe8");
+  EXPECT_EQ(hex(std::span<const std::byte>{}, 4), "");
 }
 
 }  // namespace

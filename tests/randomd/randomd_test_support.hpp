@@ -1,5 +1,5 @@
-// Shared helpers for randomd's service tests: a simulated host with xenstored and randomd, raw
-// request frames, polling waits.
+// Shared helpers for randomd's service tests: the testbed's simulated host with randomd in dom0,
+// raw request frames, polling waits.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,10 +8,11 @@
 #include <functional>
 #include <thread>
 
-#include "simulated_host.hpp"
 #include "xenwire/randomd/discovery.hpp"
 #include "xenwire/randomd/guest.hpp"
 #include "xenwire/randomd/protocol.hpp"
+#include "xenwire/randomd/server_thread.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 
 namespace xenwire::randomd::testing {
 
@@ -58,11 +59,18 @@ inline server_config budget(std::uint32_t rate, std::uint32_t burst, std::uint32
 }
 
 struct randomd_host : ::testing::Test {
+  // The simulated host, then randomd in dom0 with its own Xenstore connection.
   void start(server_config cfg = {}) {
-    auto h = testbed::simulated_host::create(std::move(cfg));
+    auto h = testbed::simulated_host::create();
     ASSERT_TRUE(h) << h.error().message();
     host = std::move(*h);
+    auto xs = host->connect({.timeout = 10s});
+    ASSERT_TRUE(xs) << xs.error().message();
+    auto r = server_thread::start(host->dom0_transport(), std::move(*xs), std::move(cfg));
+    ASSERT_TRUE(r) << r.error().message();
+    rd = std::move(*r);
   }
+  server& randomd() { return rd->get(); }
   std::unique_ptr<testbed::guest_domain> guest(domid_t d) {
     auto g = host->add_guest(d);
     EXPECT_TRUE(g) << g.error().message();
@@ -77,12 +85,14 @@ struct randomd_host : ::testing::Test {
   void finish(std::vector<std::unique_ptr<testbed::guest_domain>>& guests) {
     for (auto& g : guests)
       if (g) (void)host->release(*g);
+    rd.reset();  // stops randomd and closes its servers while xenstored still runs
     host->shutdown();
     guests.clear();
     const auto clean = host->host().check_clean();
     EXPECT_TRUE(clean) << clean.describe();
   }
   std::unique_ptr<testbed::simulated_host> host;
+  std::unique_ptr<server_thread> rd;  // after `host`: destroyed first
 };
 
 }  // namespace xenwire::randomd::testing

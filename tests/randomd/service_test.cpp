@@ -27,7 +27,7 @@ TEST_F(randomd_host, GuestFetchesEntropy) {
   auto b = fetch_entropy(g.xs, *g.transport, 64, 5s);  // reconnects to the persistent server
   ASSERT_TRUE(b) << b.error().message();
   EXPECT_NE(*a, *b);
-  const auto st = host->randomd()->stats();
+  const auto st = randomd().stats();
   EXPECT_EQ(st.entropy_bytes, 128u);
   EXPECT_EQ(st.servers_started, 1u);  // one server, two connections
   EXPECT_EQ(st.connections, 2u);
@@ -60,7 +60,7 @@ TEST_F(randomd_host, LargeFetchIsChunkedAndStreamsThroughSmallRings) {
   ASSERT_TRUE(a) << a.error().message();
   EXPECT_EQ(a->size(), 20000u);
   EXPECT_EQ(fs.requests, 3u);  // 8192 + 8192 + 3616, each larger than the 2048-byte ring
-  EXPECT_GE(host->randomd()->stats().vchan_bytes_out, 20000u + 3 * response_header_size);
+  EXPECT_GE(randomd().stats().vchan_bytes_out, 20000u + 3 * response_header_size);
   finish(guests);
 }
 
@@ -93,8 +93,8 @@ TEST_F(randomd_host, RateLimitAnswersWithRetryAfterAndFetchWaitsPolitely) {
   ASSERT_TRUE(later) << later.error().message();
   EXPECT_GE(fs.rate_limited, 1u);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
-  EXPECT_GE(host->randomd()->stats().rate_limited, 3u);
-  EXPECT_EQ(host->randomd()->stats().entropy_bytes, 3048u);  // nothing beyond the budget
+  EXPECT_GE(randomd().stats().rate_limited, 3u);
+  EXPECT_EQ(randomd().stats().entropy_bytes, 3048u);  // nothing beyond the budget
   c2.close();
   finish(guests);
 }
@@ -123,7 +123,7 @@ TEST_F(randomd_host, ManyGuestsAtOnce) {
   EXPECT_EQ(distinct.size(), n);
   // Default budget: burst 2048 then 4096 B/s, so each guest waited at least once.
   EXPECT_GE(limited, n);
-  const auto st = host->randomd()->stats();
+  const auto st = randomd().stats();
   EXPECT_EQ(st.entropy_bytes, n * 4096u);
   EXPECT_EQ(st.servers_started, n);
   finish(guests);
@@ -138,12 +138,12 @@ TEST_F(randomd_host, GuestDyingMidRequestDoesNotDisturbOthers) {
   // A response larger than the ring: randomd writes what fits and waits for the guest to read.
   victim.channel().set_io({.mode = vchan::io_mode::blocking, .timeout = 5s});
   ASSERT_TRUE(victim.channel().send(encode(request{.id = 1, .length = 4096})));
-  ASSERT_TRUE(eventually([&] { return host->randomd()->stats().vchan_bytes_out >= 1024; }));
+  ASSERT_TRUE(eventually([&] { return randomd().stats().vchan_bytes_out >= 1024; }));
   ASSERT_TRUE(host->crash(1));
   // randomd notices (the vchan closes, then @releaseDomain) and forgets the guest.
-  EXPECT_TRUE(eventually([&] { return host->randomd()->stats().guests_released == 1; }));
-  EXPECT_TRUE(eventually([&] { return host->randomd()->serving() == 0; }));
-  EXPECT_GE(host->randomd()->stats().dropped_responses, 1u);
+  EXPECT_TRUE(eventually([&] { return randomd().stats().guests_released == 1; }));
+  EXPECT_TRUE(eventually([&] { return randomd().serving() == 0; }));
+  EXPECT_GE(randomd().stats().dropped_responses, 1u);
   auto keys = host->dom0().exists(keys_path(0, 1));
   ASSERT_TRUE(keys);
   EXPECT_FALSE(*keys);
@@ -198,11 +198,11 @@ TEST_F(randomd_host, WithdrawingTheRequestClosesTheServer) {
     auto e = host->dom0().exists(keys_path(0, 4));
     return e && !*e;
   }));
-  EXPECT_TRUE(eventually([&] { return host->randomd()->serving() == 0; }));
+  EXPECT_TRUE(eventually([&] { return randomd().serving() == 0; }));
   // Asking again gets a new server.
   auto again = fetch_entropy(guests[0]->xs, *guests[0]->transport, 16, 5s);
   ASSERT_TRUE(again) << again.error().message();
-  EXPECT_EQ(host->randomd()->stats().servers_started, 2u);
+  EXPECT_EQ(randomd().stats().servers_started, 2u);
   finish(guests);
 }
 

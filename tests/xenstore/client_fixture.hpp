@@ -1,36 +1,37 @@
-// Test fixture for the client: xenwire's daemon in a thread on a temporary socket, serving a
-// simulated host's rings (dom0's transport), plus helpers to bring up guest domains whose client
-// talks over its Xenstore ring.
+// Test fixture for the client: the testbed's simulated host (xenwire's daemon in a thread on a
+// temporary socket, serving the host's rings through dom0's transport), plus helpers to bring up
+// guest domains whose client talks over its Xenstore ring.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "xenwire/sim/host.hpp"
-#include "xenwire/xenstore/client/client.hpp"
-#include "xenwire/xenstore/daemon/xenstored.hpp"
+#include "xenwire/testbed/simulated_host.hpp"
 
 namespace xenwire::xenstore::testing {
 
 class daemon_fixture {
  public:
   daemon_fixture() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "xw-client-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
-    socket_ = (dir_ / "socket").string();
-    host_.create_domain(0).value();
-    dom0_ = host_.transport(0).value();
+    testbed::host_options opts;
+    opts.log = [this](log_level, std::string_view m) {
+      std::lock_guard lk(log_mu_);
+      logs_.emplace_back(m);
+    };
+    opts.start_xenstored = false;  // start() does
+    auto h = testbed::simulated_host::create(std::move(opts));
+    EXPECT_TRUE(h) << h.error().message();
+    host_ = std::move(*h);
   }
   ~daemon_fixture() {
     stop();
-    std::filesystem::remove_all(dir_);
+    guests_.clear();
+    host_->shutdown();
   }
 
   struct start_options {
@@ -38,68 +39,44 @@ class daemon_fixture {
   };
   // Starts (or restarts) the daemon.
   void start(start_options opts = {true}) {
-    daemon_settings s;
-    s.socket_path = socket_;
-    s.stop_on_signals = false;
-    s.config.write_rate.enabled = opts.write_rate_limit;
-    auto d = xenstored::create(std::move(s), dom0_.get(), [this](log_level, std::string_view m) {
-      std::lock_guard lk(log_mu_);
-      logs_.emplace_back(m);
-    });
-    ASSERT_TRUE(d) << d.error().message();
-    daemon_ = std::move(*d);
-    thread_ = std::thread([this] { (void)daemon_->run(); });
+    server_config config;
+    config.write_rate.enabled = opts.write_rate_limit;
+    auto r = host_->start_xenstored(config);
+    ASSERT_TRUE(r) << r.error().message();
   }
   // Stops and destroys the daemon: its sockets and rings close.
-  void stop() {
-    if (thread_.joinable()) {
-      daemon_->stop();
-      thread_.join();
-    }
-    daemon_.reset();
-  }
+  void stop() { (void)host_->stop_xenstored(); }
 
   client connect(client_options opts = {}) {
-    auto conn = connect_unix_socket(socket_);
-    EXPECT_TRUE(conn) << conn.error().message();
-    auto c = client::open(std::move(*conn), opts);
-    EXPECT_TRUE(c);
+    auto c = host_->connect(opts);
+    EXPECT_TRUE(c) << c.error().message();
     return std::move(*c);
   }
 
   // Creates guest `domid` with a xenstore page, gives it a home owned by itself and introduces it
   // (through `dom0`); returns a client speaking over the guest's ring.
   client guest(client& dom0, domid_t domid, client_options opts = {}) {
-    auto info = host_.create_domain(domid, {.xenstore = true, .xenstore_domid = 0});
-    EXPECT_TRUE(info);
-    const std::string home = "/local/domain/" + std::to_string(domid);
-    EXPECT_TRUE(dom0.write(home, ""));
-    EXPECT_TRUE(dom0.set_perms(home, {{domid, perm::none}}));
-    auto t = host_.transport(domid).value();
-    auto ep = t->take_xenstore().value();
-    auto conn = connect_ring(std::move(ep.page), std::move(ep.events), ep.port);
-    EXPECT_TRUE(conn) << conn.error().message();
-    EXPECT_TRUE(dom0.introduce(domid, 0, *info->xenstore_port));
-    guests_.push_back(std::move(t));
-    auto c = client::open(std::move(*conn), opts);
-    EXPECT_TRUE(c);
-    return std::move(*c);
+    testbed::domain_spec spec;
+    spec.domid = domid;
+    spec.identity = false;  // the home alone: tests list it
+    auto built = testbed::build_domain(host_->host(), dom0, spec);
+    EXPECT_TRUE(built) << built.error().message();
+    auto g = testbed::connect_guest(host_->host(), domid, opts);
+    EXPECT_TRUE(g) << g.error().message();
+    client c = std::move((*g)->xs);
+    guests_.push_back(std::move(*g));
+    return c;
   }
 
-  sim::host& host() { return host_; }
-  const std::string& socket_path() const { return socket_; }
-  const std::filesystem::path& dir() const { return dir_; }
+  sim::host& host() { return host_->host(); }
+  const std::string& socket_path() const { return host_->socket_path(); }
+  const std::filesystem::path& dir() const { return host_->dir(); }
 
  private:
-  std::filesystem::path dir_;
-  std::string socket_;
-  sim::host host_;
-  std::unique_ptr<sim::domain_transport> dom0_;
-  std::vector<std::unique_ptr<sim::domain_transport>> guests_;
-  std::unique_ptr<xenstored> daemon_;
-  std::thread thread_;
   std::mutex log_mu_;
   std::vector<std::string> logs_;
+  std::unique_ptr<testbed::simulated_host> host_;
+  std::vector<std::unique_ptr<testbed::guest_domain>> guests_;  // their transports
 };
 
 }  // namespace xenwire::xenstore::testing
