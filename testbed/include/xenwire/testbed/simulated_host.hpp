@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "xenwire/ring/error.hpp"
+#include "xenwire/base/error.hpp"
 #include "xenwire/sim/host.hpp"
 #include "xenwire/xenstore/client/client.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
