@@ -39,6 +39,12 @@ bool core_impl::is_privileged_domid(domid_t d) const {
   return d == 0 || (config.control_domain && *config.control_domain == d);
 }
 
+bool core_impl::feature_enabled(const connection& c, std::uint32_t bit) const {
+  if (c.opts.kind == conn_kind::socket) return (config.ring_features & bit) != 0;
+  auto it = domains.find(c.domid());
+  return it != domains.end() && (it->second.features & bit) != 0;
+}
+
 accessor core_impl::who(const connection& c) const {
   accessor a{c.domid(), c.privileged, std::nullopt};
   if (auto it = domains.find(c.domid()); it != domains.end()) a.target = it->second.target;
@@ -165,8 +171,9 @@ void core_impl::release(domid_t domid, time_point now, bool died) {
   // (XSA-322, XSA-419).
   auto removed = db.remove_domain_nodes(domid);
   fire_changes(removed, now);
-  for (auto& sp : special_perms) {
-    if (sp[0].domid == domid) sp = {{0, perm::none}};
+  for (std::size_t i = 0; i < std::size(special_perms); ++i) {
+    node_perms& sp = special_perms[i];
+    if (sp[0].domid == domid) sp = default_special_perms(i);
     std::erase_if(sp, [&](const perm_entry& e) { return &e != sp.data() && e.domid == domid; });
   }
   for (auto& [other, od] : domains)

@@ -88,7 +88,12 @@ struct core_impl {
   std::set<domid_t> in_debt;              // domains held back by the write rate limit
   write_credit::reserve credit_reserve;
   core_stats counters;
-  node_perms special_perms[2] = {{{0, perm::none}}, {{0, perm::none}}};  // @introduceDomain, @releaseDomain
+  // @introduceDomain, @releaseDomain. Xen 4.22: @releaseDomain is readable (watchable) by every domain.
+  static node_perms default_special_perms(std::size_t which) {
+    if (which == 0) return {{0, perm::none}};
+    return {{0, perm::none}, {domid_any, perm::read}};
+  }
+  node_perms special_perms[2] = {default_special_perms(0), default_special_perms(1)};
   std::vector<const watch*> match_scratch;  // reused by event fan-out
   std::string log_scratch;
 
@@ -102,6 +107,8 @@ struct core_impl {
   accessor who(const connection& c) const;
   std::uint32_t quota_of(const connection& c, quota q) const;  // 0 = unlimited (or privileged)
   bool is_privileged_domid(domid_t d) const;
+  // A ring feature bit as enabled for c's domain (SET_FEATURE); dom0's sockets: the server's word.
+  bool feature_enabled(const connection& c, std::uint32_t bit) const;
 
   // --- connection lifecycle ---
   conn_id open(const connection_options& options, time_point now);
