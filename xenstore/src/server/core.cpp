@@ -157,8 +157,14 @@ void core_impl::close(conn_id id, [[maybe_unused]] time_point now) {
 }
 
 void core_impl::release(domid_t domid, time_point now, bool died) {
+  last_release[domid] = ++release_count;
   domain_state* d = find_domain(domid);
-  if (!d) return;
+  if (!d) {
+    // A domain that dies before it was introduced (or even known) may still be named in ACLs or own
+    // nodes the toolstack prepared for it: those go too (Xen 4.22 ignores them by generation).
+    if (died) forget_in_store(domid, now);
+    return;
+  }
   bool was_introduced = d->introduced;
   std::vector<conn_id> to_drop = d->conns;
   for (conn_id cid : to_drop) {
@@ -167,17 +173,7 @@ void core_impl::release(domid_t domid, time_point now, bool died) {
       request_drop(*c, drop_reason::released);
     }
   }
-  // Everything the domain owned goes, and no ACL keeps naming it: a reused domid inherits nothing
-  // (XSA-322, XSA-419).
-  auto removed = db.remove_domain_nodes(domid);
-  fire_changes(removed, now);
-  for (std::size_t i = 0; i < std::size(special_perms); ++i) {
-    node_perms& sp = special_perms[i];
-    if (sp[0].domid == domid) sp = default_special_perms(i);
-    std::erase_if(sp, [&](const perm_entry& e) { return &e != sp.data() && e.domid == domid; });
-  }
-  for (auto& [other, od] : domains)
-    if (od.target == domid) od.target.reset();
+  forget_in_store(domid, now);
   std::vector<conn_id> conn_ids = std::move(d->conns);
   domains.erase(domid);
   if (hooks)
@@ -187,6 +183,53 @@ void core_impl::release(domid_t domid, time_point now, bool died) {
     logf(log_level::info, "domain ", domid, died ? " died" : " released");
     fire_special(release_domain_path, domid, now);
   }
+}
+
+// Everything the domain owned goes, and no ACL keeps naming it: a reused domid inherits nothing
+// (XSA-322, XSA-419). DOMID_ANY entries name no domain and stay.
+void core_impl::forget_in_store(domid_t domid, time_point now) {
+  auto removed = db.remove_domain_nodes(domid);
+  fire_changes(removed, now);
+  for (std::size_t i = 0; i < std::size(special_perms); ++i) {
+    node_perms& sp = special_perms[i];
+    if (sp[0].domid == domid) sp = default_special_perms(i);
+    std::erase_if(sp, [&](const perm_entry& e) { return &e != sp.data() && e.domid == domid; });
+  }
+  for (auto& [other, od] : domains)
+    if (od.target == domid) od.target.reset();
+}
+
+void core_impl::drop_dead_entries(std::vector<change_set>& changes, std::uint64_t since) {
+  std::vector<domid_t> gone;
+  for (const auto& [domid, at] : last_release)
+    if (at > since) gone.push_back(domid);
+  auto is_gone = [&](domid_t x) { return std::find(gone.begin(), gone.end(), x) != gone.end(); };
+  std::vector<change_set> extra;
+  std::vector<domid_t> dead_owners;
+  auto fix = [&](const std::string& path) {
+    auto n = db.read(path);
+    if (!n) return;
+    const node_perms& perms = (*n)->perms();
+    if (is_gone(perms.front().domid)) {
+      // Owned by a domain that went (and has not come back): its nodes go, as at its release.
+      if (!find_domain(perms.front().domid) &&
+          std::find(dead_owners.begin(), dead_owners.end(), perms.front().domid) == dead_owners.end())
+        dead_owners.push_back(perms.front().domid);
+      return;
+    }
+    if (std::none_of(perms.begin() + 1, perms.end(), [&](const perm_entry& e) { return is_gone(e.domid); })) return;
+    node_perms kept{perms.front()};
+    std::copy_if(perms.begin() + 1, perms.end(), std::back_inserter(kept),
+                 [&](const perm_entry& e) { return !is_gone(e.domid); });
+    if (auto r = db.set_perms(path, std::move(kept))) extra.push_back(std::move(*r));
+  };
+  for (const change_set& ch : changes) {
+    if (ch.kind != change_kind::rm) fix(ch.path);
+    for (const auto& p : ch.created) fix(p);
+  }
+  for (domid_t owner : dead_owners)
+    for (auto& r : db.remove_domain_nodes(owner)) extra.push_back(std::move(r));
+  for (auto& r : extra) changes.push_back(std::move(r));
 }
 
 // --- input -------------------------------------------------------------------------------------

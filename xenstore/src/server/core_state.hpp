@@ -35,6 +35,7 @@ inline constexpr std::size_t transaction_overhead = 64;
 struct open_transaction {
   std::unique_ptr<transaction> tx;
   std::size_t accounted_bytes = 0;  // charged to the domain's memory while open
+  std::uint64_t releases_at_start = 0;  // core_impl::release_count when it started
 };
 
 struct connection {
@@ -88,6 +89,10 @@ struct core_impl {
   std::set<domid_t> in_debt;              // domains held back by the write rate limit
   write_credit::reserve credit_reserve;
   core_stats counters;
+  // Domain releases and deaths, counted, and each domid's latest: a transaction that commits after a
+  // domain it names went drops those entries (a reused domid inherits nothing: XSA-322).
+  std::uint64_t release_count = 0;
+  std::map<domid_t, std::uint64_t> last_release;
   // @introduceDomain, @releaseDomain. Xen 4.22: @releaseDomain is readable (watchable) by every domain.
   static node_perms default_special_perms(std::size_t which) {
     if (which == 0) return {{0, perm::none}};
@@ -119,6 +124,9 @@ struct core_impl {
   void request_drop(connection& c, drop_reason why);
   void introduce(domain_state& d, time_point now);
   void release(domid_t domid, time_point now, bool died);
+  void forget_in_store(domid_t domid, time_point now);  // its nodes, ACL entries and target links go
+  // After a commit: entries naming a domain released since `since` leave the nodes it changed.
+  void drop_dead_entries(std::vector<change_set>& changes, std::uint64_t since);
 
   // --- input ---
   result<std::size_t> feed(connection& c, std::span<const std::byte> bytes, time_point now);
