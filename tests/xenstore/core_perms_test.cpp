@@ -109,6 +109,17 @@ TEST_F(CorePerms, AnEntryWrittenInATransactionForADomainThatDiesBeforeTheCommitI
   EXPECT_EQ(h.read(g7, "/b").error(), "EACCES");
 }
 
+TEST_F(CorePerms, ANodeGivenInATransactionToADomainThatDiesBeforeTheCommitGoes) {
+  auto d0 = h.dom0();
+  ASSERT_TRUE(h.introduce(7).ok());
+  auto tx = h.start(d0);
+  ASSERT_TRUE(h.write(d0, "/given/x", "v", tx).ok());
+  ASSERT_TRUE(h.set_perms(d0, "/given", {"n7"}, tx).ok());
+  core().domain_died(7, h.now());
+  ASSERT_TRUE(h.end(d0, tx, true).ok());
+  EXPECT_EQ(h.read(d0, "/given").error(), "ENOENT");  // as if it had been there at the death (XSA-419)
+}
+
 TEST_F(CorePerms, TheDeathOfANeverIntroducedDomainDropsItsEntries) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.write(d0, "/local/domain/7/vm", "v").ok());  // the toolstack prepares domain 7...

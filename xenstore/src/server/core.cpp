@@ -210,11 +210,9 @@ void core_impl::drop_dead_entries(std::vector<change_set>& changes, std::uint64_
     auto n = db.read(path);
     if (!n) return;
     const node_perms& perms = (*n)->perms();
-    if (is_gone(perms.front().domid)) {
+    if (const domid_t owner = perms.front().domid; is_gone(owner) && !find_domain(owner)) {
       // Owned by a domain that went (and has not come back): its nodes go, as at its release.
-      if (!find_domain(perms.front().domid) &&
-          std::find(dead_owners.begin(), dead_owners.end(), perms.front().domid) == dead_owners.end())
-        dead_owners.push_back(perms.front().domid);
+      if (std::find(dead_owners.begin(), dead_owners.end(), owner) == dead_owners.end()) dead_owners.push_back(owner);
       return;
     }
     if (std::none_of(perms.begin() + 1, perms.end(), [&](const perm_entry& e) { return is_gone(e.domid); })) return;
