@@ -127,6 +127,11 @@ check "xenstore-utils as guest: read of granted node" \
   bash -c '[ "$(XENSTORED_PATH=$1 timeout 10 xenstore-read /interop/a)" = 1 ]' _ "$guest_sock"
 check "xenstore-utils as guest: EACCES on dom0 node" \
   bash -c '! XENSTORED_PATH=$1 timeout 10 xenstore-read /interop/b 2>/dev/null' _ "$guest_sock"
+# Xen 4.22's DOMID_ANY (32757): an entry for it grants every domain.
+expect "xenstore-chmod with a DOMID_ANY entry" "" \
+  bash -c 'timeout 10 xenstore-write /interop/any all && timeout 10 xenstore-chmod /interop/any n0 r32757'
+check "xenstore-utils as guest: a DOMID_ANY entry grants every domain" \
+  bash -c '[ "$(XENSTORED_PATH=$1 timeout 10 xenstore-read /interop/any)" = all ]' _ "$guest_sock"
 
 watch_check() {
   local out=$tmp/watch.out

@@ -171,4 +171,26 @@ def _():
         assert next_event(m) == (b"data/y", b"rel")
 
 
+@check("pyxs is_domain_introduced(0) is True (as C xenstored and oxenstored)")
+def _():
+    with dom0() as c:
+        assert c.is_domain_introduced(0) is True
+
+
+@check("pyxs guest: a DOMID_ANY (32757) entry grants every domain")
+def _():
+    with Client(unix_socket_path=guest_socket) as g, dom0() as c:
+        c.write(b"/pyxs/any", b"for all")
+        c.set_perms(b"/pyxs/any", [b"n0", b"r32757"])
+        assert g.read(b"/pyxs/any") == b"for all"
+        expect_errno(errno.EACCES, g.write, b"/pyxs/any", b"no")
+
+
+@check("pyxs guest: @releaseDomain readable by every domain (Xen 4.22)")
+def _():
+    with Client(unix_socket_path=guest_socket) as g:
+        assert [p for p in g.get_perms(b"@releaseDomain") if p] == [b"n0", b"r32757"]
+        expect_errno(errno.EACCES, g.get_perms, b"@introduceDomain")
+
+
 sys.exit(1 if failures else 0)

@@ -94,6 +94,71 @@ TEST_F(XenstoreRendezvous, KeysPermissionsAndRemovalAsLibxenvchan) {
   other_xs.close();
 }
 
+// Issue 13 (Qubes: leftovers pile up until listing or the node quota fails): closing a server removes
+// the directories its rendezvous created once they are empty.
+TEST_F(XenstoreRendezvous, CloseRemovesTheEmptyDirectoriesThePublishCreated) {
+  two_domains d;
+  xenstore_rendezvous srv_rdv(srv_xs_);
+  const std::string home = "/local/domain/" + std::to_string(server_dom);
+  for (int round = 0; round < 3; ++round) {
+    auto srv = endpoint::serve(*d.srv, srv_rdv, d.server_cfg()).value();
+    ASSERT_TRUE(dom0_.exists(home + "/data/vchan/" + std::to_string(client_dom)).value());
+    srv.close();
+    EXPECT_FALSE(dom0_.exists(home + "/data").value()) << round;  // created by the publish: gone
+    EXPECT_TRUE(dom0_.exists(home).value());
+  }
+}
+
+TEST_F(XenstoreRendezvous, CloseKeepsWhatExistedBeforeAndWhatASiblingStillUses) {
+  two_domains d;
+  const std::string home = "/local/domain/" + std::to_string(server_dom);
+  const std::string cli_dir = home + "/data/vchan/" + std::to_string(client_dom);
+  // The toolstack's data directory, and an unrelated key beside vchan.
+  ASSERT_TRUE(dom0_.write(home + "/data", ""));
+  ASSERT_TRUE(dom0_.set_perms(home + "/data", {{server_dom, xs::perm::none}}));
+  // Two servers as two processes would run them: one rendezvous each.
+  xenstore_rendezvous rdv_a(srv_xs_), rdv_b(srv_xs_);
+  auto a = endpoint::serve(*d.srv, rdv_a, [&] { auto c = d.server_cfg(); c.path = d.path("a"); return c; }()).value();
+  auto b = endpoint::serve(*d.srv, rdv_b, [&] { auto c = d.server_cfg(); c.path = d.path("b"); return c; }()).value();
+  a.close();  // a created .../vchan/<cli>, but b's port is still in it
+  EXPECT_FALSE(dom0_.exists(d.path("a")).value());
+  EXPECT_EQ(dom0_.directory(cli_dir).value(), std::vector<std::string>{"b"});
+  b.close();  // the convention levels go with the last server, whoever created them
+  EXPECT_FALSE(dom0_.exists(home + "/data/vchan").value());
+  EXPECT_TRUE(dom0_.exists(home + "/data").value());  // existed before: never removed
+  EXPECT_EQ(dom0_.get_perms(home + "/data").value(), (xs::node_perms{{server_dom, xs::perm::none}}));
+}
+
+TEST_F(XenstoreRendezvous, CloseLeavesAnyOtherPathsParentsAlone) {
+  two_domains d;
+  const std::string home = "/local/domain/" + std::to_string(server_dom);
+  ASSERT_TRUE(dom0_.write(home + "/svc/other", "x"));
+  ASSERT_TRUE(dom0_.set_perms(home + "/svc", {{server_dom, xs::perm::none}}));
+  xenstore_rendezvous srv_rdv(srv_xs_);
+  auto cfg = d.server_cfg();
+  cfg.path = home + "/svc/mine/chan";  // not the convention: only what this publish creates may go
+  auto srv = endpoint::serve(*d.srv, srv_rdv, cfg).value();
+  ASSERT_TRUE(dom0_.rm(home + "/svc/other"));
+  srv.close();
+  EXPECT_FALSE(dom0_.exists(home + "/svc/mine").value());  // created by the publish
+  EXPECT_TRUE(dom0_.exists(home + "/svc").value());        // empty now, but not ours
+}
+
+// What the cleanup relies on: listing a directory and removing it in one transaction conflicts with a
+// concurrent creation of a child, so a server publishing a sibling never loses its parents.
+TEST_F(XenstoreRendezvous, ListThenRemoveInATransactionConflictsWithANewSibling) {
+  const std::string dir = "/local/domain/" + std::to_string(server_dom) + "/data/vchan/9";
+  ASSERT_TRUE(srv_xs_.mkdir(dir));
+  auto tx = srv_xs_.transaction_start().value();
+  ASSERT_EQ(srv_xs_.directory(dir, tx).value(), std::vector<std::string>{});
+  ASSERT_TRUE(srv_xs_.rm(dir, tx));
+  ASSERT_TRUE(dom0_.write(dir + "/other/ring-ref", "8"));  // another server publishes meanwhile
+  auto end = srv_xs_.transaction_end(tx, true);
+  ASSERT_FALSE(end);
+  EXPECT_TRUE(end.error().is(xs::xs_error::eagain));
+  EXPECT_EQ(dom0_.read(dir + "/other/ring-ref").value(), "8");
+}
+
 TEST_F(XenstoreRendezvous, WholeVchanThroughXenstore) {
   two_domains d;
   xenstore_rendezvous srv_rdv(srv_xs_), cli_rdv(cli_xs_);

@@ -88,6 +88,24 @@ TEST_F(ClientRing, ReconnectHandshakeKeepsWatchesAndDropsTransactions) {
   EXPECT_EQ(g.read("before").value(), "1");
 }
 
+// Issue 13 / Xen 4.21+: a non-zero evtchn_port in the page is the guest's Xenstore port.
+TEST_F(ClientRing, UsesTheEvtchnPortXenWroteIntoThePage) {
+  auto info = fx.host().create_domain(6, {.xenstore = true, .xenstore_domid = 0}).value();
+  ASSERT_TRUE(dom0.write("/local/domain/6", ""));
+  ASSERT_TRUE(dom0.set_perms("/local/domain/6", {{6, xs::perm::none}}));
+  auto t = fx.host().transport(6).value();
+  auto ep = t->take_xenstore().value();
+  auto* iface = static_cast<xenwire::xs::domain_interface*>(static_cast<void*>(ep.page->bytes().data()));
+  EXPECT_FALSE(xs::connect_ring(ep.page->bytes(), t->open_event_channel().value(), 0));  // no port anywhere
+  std::atomic_ref<std::uint32_t>(iface->evtchn_port).store(ep.port, std::memory_order_release);
+  auto conn = xs::connect_ring(std::move(ep.page), std::move(ep.events), 0);  // the caller does not know it
+  ASSERT_TRUE(conn) << conn.error().message();
+  ASSERT_TRUE(dom0.introduce(6, 0, *info.xenstore_port));
+  auto g = xs::client::open(std::move(*conn), {.timeout = 5s}).value();
+  ASSERT_TRUE(g.write("x", "1"));
+  EXPECT_EQ(dom0.read("/local/domain/6/x").value(), "1");
+}
+
 TEST_F(ClientRing, ServerErrorFieldBecomesAClearError) {
   auto info = fx.host().create_domain(6, {.xenstore = true, .xenstore_domid = 0}).value();
   ASSERT_TRUE(dom0.write("/local/domain/6", ""));

@@ -177,6 +177,22 @@ TEST_F(CoreDomain, GetAndSetFeature) {
   EXPECT_EQ(h.request(h.host().rings[5], msg_type::get_feature, H::z("5")).error(), "EACCES");
 }
 
+TEST_F(CoreDomain, SetFeatureOnAnIntroducedDomainIsBusyBeforeTheValueIsChecked) {
+  auto d0 = h.dom0();
+  ASSERT_TRUE(h.introduce(5).ok());
+  // C xenstored (4.22 domain.c) checks `introduced` first: EBUSY, not EINVAL, for an unsupported bit.
+  EXPECT_EQ(h.request(d0, msg_type::set_feature, H::z("5") + H::z("4096")).error(), "EBUSY");
+}
+
+TEST_F(CoreDomain, DomainZeroIsIntroduced) {
+  // Issue 13: C xenstored and oxenstored answer T for domain 0 (the local domain, introduced at
+  // start-up); so does DOMID_SELF.
+  auto d0 = h.dom0();
+  EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("0")).str(), "T");
+  EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("32752")).str(), "T");  // DOMID_SELF
+  EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("6")).str(), "F");
+}
+
 TEST_F(CoreDomain, DomainDiedReleasesOnceAndIsIdempotent) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());

@@ -298,5 +298,12 @@ TEST_F(CoreQuota, RateLimitCanBeDisabled) {
   h.drain(g);
 }
 
+// Issue 13: GET_QUOTA's list is exactly C xenstored 4.22's (quota_adm order, hard then soft-).
+TEST_F(CoreQuota, QuotaNameListIsXen422s) {
+  EXPECT_EQ(h.request(h.dom0(), msg_type::get_quota, "").str(),
+            "nodes watches outstanding memory soft-memory transactions transaction-nodes node-permissions "
+            "path-max node-size");
+}
+
 }  // namespace
 }  // namespace xenwire::xenstore::testing

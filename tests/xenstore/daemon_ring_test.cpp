@@ -89,7 +89,11 @@ class DaemonRingTest : public ::testing::Test {
     daemon_ = std::move(*d);
     thread_ = std::thread([this] { (void)daemon_->run(); });
 
-    auto r = dom0_call(socket_, t_introduce, "3\0"s + "0\0"s + std::to_string(ep_.port) + '\0');
+    // With port_in_page_, Xen's dom0less builder's way: the port in the page, a useless one in INTRODUCE.
+    if (port_in_page_)
+      std::atomic_ref<std::uint32_t>(page_->evtchn_port).store(ep_.port, std::memory_order_release);
+    const auto introduce_port = port_in_page_ ? ep_.port + 1000 : ep_.port;
+    auto r = dom0_call(socket_, t_introduce, "3\0"s + "0\0"s + std::to_string(introduce_port) + '\0');
     ASSERT_TRUE(r);
     ASSERT_EQ(r->first, t_introduce) << r->second;
     auto ring = xsr::guest_ring::attach(ep_.page->bytes());
@@ -144,6 +148,7 @@ class DaemonRingTest : public ::testing::Test {
     return false;
   }
 
+  bool port_in_page_ = false;
   xenwire::sim::host host_;
   std::unique_ptr<xenwire::sim::domain_transport> dom0_, guest_;
   xenwire::sim::xenstore_endpoint ep_;
@@ -155,7 +160,23 @@ class DaemonRingTest : public ::testing::Test {
   std::thread thread_;
 };
 
+class DaemonRingPortInPageTest : public DaemonRingTest {
+ protected:
+  DaemonRingPortInPageTest() { port_in_page_ = true; }
+};
+
 }  // namespace
+
+// Issue 13 / Xen 4.21+: the page's evtchn_port, when non-zero, is the port to bind, not INTRODUCE's.
+TEST_F(DaemonRingPortInPageTest, TheDaemonBindsThePagesEvtchnPort) {
+  guest_send(frame(t_write, "x\0via the page's port"s));
+  auto r = guest_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, t_write) << r->second;
+  auto d0 = dom0_call(socket_, t_read, "/local/domain/3/x\0"s);
+  ASSERT_TRUE(d0);
+  EXPECT_EQ(d0->second, "via the page's port");
+}
 
 TEST_F(DaemonRingTest, GuestTalksThroughItsRing) {
   EXPECT_NE(load(page_->server_features) & xsr::feature::reconnection, 0u);

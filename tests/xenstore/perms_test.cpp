@@ -65,6 +65,21 @@ TEST(Perms, AccessTable) {
   EXPECT_FALSE(has_owner_rights(owned_by_5, {9}));
 }
 
+TEST(Perms, DomidAnyMatchesEveryDomainUnlessIgnored) {
+  const node_perms any_reads{{5, perm::none}, {7, perm::write}, {domid_any, perm::read}};
+  EXPECT_EQ(effective_perm(any_reads, {9}), perm::read);
+  EXPECT_EQ(effective_perm(any_reads, {7}), perm::write);  // an earlier entry naming the caller wins
+  EXPECT_EQ(effective_perm(any_reads, {5}), perm::both);
+  node_perms ignored = any_reads;
+  ignored[2].ignored = true;
+  EXPECT_EQ(effective_perm(ignored, {9}), perm::none);
+  EXPECT_EQ(format_perms(ignored), format_perms(any_reads));  // the wire form does not show it
+  const node_perms any_owns{{domid_any, perm::none}};
+  EXPECT_TRUE(has_owner_rights(any_owns, {9}));
+  EXPECT_EQ(effective_perm(any_owns, {9}), perm::both);
+  EXPECT_EQ(domid_any, 0x7FF5);
+}
+
 TEST(Perms, EmptyListGrantsNothingToTheUnprivileged) {
   EXPECT_EQ(effective_perm({}, {5}), perm::none);
   EXPECT_EQ(effective_perm({}, {5, true}), perm::both);

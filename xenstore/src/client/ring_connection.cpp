@@ -5,6 +5,7 @@
 // "poller") and bumps a generation counter after every wake-up; the other sleeps on a condition
 // variable until the generation moves. Ring state is checked under the same mutex before
 // sleeping, so no wake-up is missed.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -129,6 +130,12 @@ result<std::unique_ptr<client_connection>> connect_ring(std::span<std::byte> pag
   if (!events) return fail(errc::invalid_argument);
   auto ring = xs::guest_ring::attach(page);
   if (!ring) return fail(ring.error());
+  // Xen 4.21+: for dom0less/Hyperlaunch domains Xen writes the domain's Xenstore port into the page
+  // (evtchn_port); when non-zero it is the port, so a caller that does not know it may pass 0.
+  auto* iface = static_cast<xs::domain_interface*>(static_cast<void*>(page.data()));
+  if (const std::uint32_t in_page = std::atomic_ref<std::uint32_t>(iface->evtchn_port).load(std::memory_order_acquire))
+    port = in_page;
+  if (port == 0) return fail(errc::invalid_argument);
   return std::unique_ptr<client_connection>(new ring_connection(*ring, std::move(events), port, std::move(keep_alive)));
 }
 

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <array>
+#include <atomic>
 #include <string>
 
 namespace xenwire::xenstore {
@@ -60,10 +61,19 @@ void ring_host::introduce(const effect::introduce_domain& in, time_point now) {
   }
   auto ring = xs::server_ring::attach((*page)->bytes(), core_.config().ring_features);
   if (!ring) return refuse(ring.error());
-  auto port = evtchn_->bind_interdomain(domid, in.port);
+  // Xen 4.21+ (xs_wire.h): a non-zero evtchn_port in the page, filled in by Xen for dom0less and
+  // Hyperlaunch domains, is the domain's port to bind, in place of INTRODUCE's (C xenstored's
+  // introduce_domain). Read once; a guest can only name one of its own ports.
+  evtchn_port_t remote_port = in.port;
+  {
+    auto* iface = static_cast<xs::domain_interface*>(static_cast<void*>((*page)->bytes().data()));
+    const std::uint32_t page_port = std::atomic_ref<std::uint32_t>(iface->evtchn_port).load(std::memory_order_acquire);
+    if (page_port != 0) remote_port = page_port;
+  }
+  auto port = evtchn_->bind_interdomain(domid, remote_port);
   if (!port) {
     say_(log_level::warn, "INTRODUCE domain " + std::to_string(domid) + ": binding port " +
-                              std::to_string(in.port) + ": " + port.error().message());
+                              std::to_string(remote_port) + ": " + port.error().message());
     return refuse(port.error());
   }
   auto opened = core_.complete_introduce(in.token, {}, now);

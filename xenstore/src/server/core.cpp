@@ -40,6 +40,12 @@ bool core_impl::is_privileged_domid(domid_t d) const {
   return d == 0 || (config.control_domain && *config.control_domain == d);
 }
 
+bool core_impl::feature_enabled(const connection& c, std::uint32_t bit) const {
+  if (c.opts.kind == conn_kind::socket) return (config.ring_features & bit) != 0;
+  auto it = domains.find(c.domid());
+  return it != domains.end() && (it->second.features & bit) != 0;
+}
+
 accessor core_impl::who(const connection& c) const {
   accessor a{c.domid(), c.privileged, std::nullopt};
   if (auto it = domains.find(c.domid()); it != domains.end()) a.target = it->second.target;
@@ -159,8 +165,17 @@ void core_impl::close(conn_id id, [[maybe_unused]] time_point now) {
 }
 
 void core_impl::release(domid_t domid, time_point now, bool died) {
+  last_release[domid] = ++release_count;
+  // An introduction still waiting for its adapter must not bring the domain back.
+  for (pending_introduce& p : introductions)
+    if (p.token != 0 && p.r.domid == domid) p.cancelled = true;
   domain_state* d = find_domain(domid);
-  if (!d) return;
+  if (!d) {
+    // A domain that dies before it was introduced (or even known) may still be named in ACLs or own
+    // nodes the toolstack prepared for it: those go too (Xen 4.22 ignores them by generation).
+    if (died) forget_in_store(domid, now);
+    return;
+  }
   bool was_introduced = d->introduced;
   std::vector<conn_id> to_drop = d->conns;
   for (conn_id cid : to_drop) {
@@ -171,24 +186,57 @@ void core_impl::release(domid_t domid, time_point now, bool died) {
       request_drop(*c, drop_reason::released);
     }
   }
-  // An introduction still waiting for its adapter must not bring the domain back.
-  for (pending_introduce& p : introductions)
-    if (p.token != 0 && p.r.domid == domid) p.cancelled = true;
-  // Everything the domain owned goes, and no ACL keeps naming it: a reused domid inherits nothing
-  // (XSA-322, XSA-419).
-  auto removed = db.remove_domain_nodes(domid);
-  fire_changes(removed, now);
-  for (auto& sp : special_perms) {
-    if (sp[0].domid == domid) sp = {{0, perm::none}};
-    std::erase_if(sp, [&](const perm_entry& e) { return &e != sp.data() && e.domid == domid; });
-  }
-  for (auto& [other, od] : domains)
-    if (od.target == domid) od.target.reset();
+  forget_in_store(domid, now);
   domains.erase(domid);
   if (was_introduced) {
     logf(log_level::info, "domain ", domid, died ? " died" : " released");
     fire_special(release_domain_path, domid, now);
   }
+}
+
+// Everything the domain owned goes, and no ACL keeps naming it: a reused domid inherits nothing
+// (XSA-322, XSA-419). DOMID_ANY entries name no domain and stay.
+void core_impl::forget_in_store(domid_t domid, time_point now) {
+  auto removed = db.remove_domain_nodes(domid);
+  fire_changes(removed, now);
+  for (std::size_t i = 0; i < std::size(special_perms); ++i) {
+    node_perms& sp = special_perms[i];
+    if (sp[0].domid == domid) sp = default_special_perms(i);
+    std::erase_if(sp, [&](const perm_entry& e) { return &e != sp.data() && e.domid == domid; });
+  }
+  for (auto& [other, od] : domains)
+    if (od.target == domid) od.target.reset();
+}
+
+void core_impl::drop_dead_entries(std::vector<change_set>& changes, std::uint64_t since) {
+  std::vector<domid_t> gone;
+  for (const auto& [domid, at] : last_release)
+    if (at > since) gone.push_back(domid);
+  auto is_gone = [&](domid_t x) { return std::find(gone.begin(), gone.end(), x) != gone.end(); };
+  std::vector<change_set> extra;
+  std::vector<domid_t> dead_owners;
+  auto fix = [&](const std::string& path) {
+    auto n = db.read(path);
+    if (!n) return;
+    const node_perms& perms = (*n)->perms();
+    if (const domid_t owner = perms.front().domid; is_gone(owner) && !find_domain(owner)) {
+      // Owned by a domain that went (and has not come back): its nodes go, as at its release.
+      if (std::find(dead_owners.begin(), dead_owners.end(), owner) == dead_owners.end()) dead_owners.push_back(owner);
+      return;
+    }
+    if (std::none_of(perms.begin() + 1, perms.end(), [&](const perm_entry& e) { return is_gone(e.domid); })) return;
+    node_perms kept{perms.front()};
+    std::copy_if(perms.begin() + 1, perms.end(), std::back_inserter(kept),
+                 [&](const perm_entry& e) { return !is_gone(e.domid); });
+    if (auto r = db.set_perms(path, std::move(kept))) extra.push_back(std::move(*r));
+  };
+  for (const change_set& ch : changes) {
+    if (ch.kind != change_kind::rm) fix(ch.path);
+    for (const auto& p : ch.created) fix(p);
+  }
+  for (domid_t owner : dead_owners)
+    for (auto& r : db.remove_domain_nodes(owner)) extra.push_back(std::move(r));
+  for (auto& r : extra) changes.push_back(std::move(r));
 }
 
 // --- input -------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ inline constexpr std::size_t transaction_overhead = 64;
 struct open_transaction {
   std::unique_ptr<transaction> tx;
   std::size_t accounted_bytes = 0;  // charged to the domain's memory while open
+  std::uint64_t releases_at_start = 0;  // core_impl::release_count when it started
 };
 
 struct connection {
@@ -99,7 +100,16 @@ struct core_impl {
   std::set<domid_t> in_debt;              // domains held back by the write rate limit
   write_credit::reserve credit_reserve;
   core_stats counters;
-  node_perms special_perms[2] = {{{0, perm::none}}, {{0, perm::none}}};  // @introduceDomain, @releaseDomain
+  // Domain releases and deaths, counted, and each domid's latest: a transaction that commits after a
+  // domain it names went drops those entries (a reused domid inherits nothing: XSA-322).
+  std::uint64_t release_count = 0;
+  std::map<domid_t, std::uint64_t> last_release;
+  // @introduceDomain, @releaseDomain. Xen 4.22: @releaseDomain is readable (watchable) by every domain.
+  static node_perms default_special_perms(std::size_t which) {
+    if (which == 0) return {{0, perm::none}};
+    return {{0, perm::none}, {domid_any, perm::read}};
+  }
+  node_perms special_perms[2] = {default_special_perms(0), default_special_perms(1)};
   std::vector<const watch*> match_scratch;  // reused by event fan-out
 
   explicit core_impl(server_config cfg);
@@ -112,6 +122,8 @@ struct core_impl {
   accessor who(const connection& c) const;
   std::uint32_t quota_of(const connection& c, quota q) const;  // 0 = unlimited (or privileged)
   bool is_privileged_domid(domid_t d) const;
+  // A ring feature bit as enabled for c's domain (SET_FEATURE); dom0's sockets: the server's word.
+  bool feature_enabled(const connection& c, std::uint32_t bit) const;
 
   // --- connection lifecycle ---
   conn_id open(const connection_options& options, time_point now);
@@ -124,6 +136,9 @@ struct core_impl {
   result<conn_id> complete_introduce(introduce_token token, result<void> mapped, time_point now);
   void run_waiting_introductions(domid_t domid, time_point now);
   void release(domid_t domid, time_point now, bool died);
+  void forget_in_store(domid_t domid, time_point now);  // its nodes, ACL entries and target links go
+  // After a commit: entries naming a domain released since `since` leave the nodes it changed.
+  void drop_dead_entries(std::vector<change_set>& changes, std::uint64_t since);
 
   // --- input ---
   result<std::size_t> feed(connection& c, std::span<const std::byte> bytes, time_point now);

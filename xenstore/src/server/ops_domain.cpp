@@ -121,7 +121,9 @@ handled core_impl::op_get_domain_path(connection& c, const header& h, const req:
 
 handled core_impl::op_is_domain_introduced(connection& c, const header& h, const req::is_domain_introduced& r,
                                            time_point now) {
-  bool yes = r.domid == domid_self;
+  // DOMID_SELF, and domain 0: the local domain, whose own ring C xenstored introduces at start-up (here
+  // it speaks through the sockets), so C xenstored and oxenstored answer T.
+  bool yes = r.domid == domid_self || r.domid == 0;
   if (!yes) {
     const domain_state* d = find_domain(r.domid);
     yes = d && d->introduced;
@@ -143,9 +145,10 @@ handled core_impl::op_get_feature(connection& c, const header& h, const req::get
 }
 
 handled core_impl::op_set_feature(connection& c, const header& h, const req::set_feature& r, time_point now) {
+  // C's order: a domain already introduced answers EBUSY whatever the value.
+  if (const domain_state* known = find_domain(r.domid); known && known->introduced) return xs_fail(xs_error::ebusy);
   if (r.value & ~config.ring_features) return xs_fail(xs_error::einval);
   domain_state& d = domain_for(r.domid);
-  if (d.introduced) return xs_fail(xs_error::ebusy);
   d.features = r.value;
   reply_ok(c, h, now);
   return {};

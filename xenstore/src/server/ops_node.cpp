@@ -227,6 +227,12 @@ handled core_impl::op_set_perms(connection& c, const header& h, transaction* tx,
                                 time_point now) {
   if (!c.can_write()) return xs_fail(xs_error::erofs);
   if (std::uint32_t q = quota_of(c, quota::node_permissions); q && r.perms.size() > q) return xs_fail(xs_error::enospc);
+  // A DOMID_ANY entry from a domain that has not the DOMID_ANY feature is kept but ignored (C's
+  // domain_alloc_permrefs); an ignored owner is refused with ENOENT, as C does.
+  node_perms perms = r.perms;
+  const bool any_allowed = feature_enabled(c, xs::feature::domid_any);
+  for (perm_entry& e : perms) e.ignored = e.domid == domid_any && !any_allowed;
+  if (perms.front().ignored) return xs_fail(xs_error::enoent);
   auto path = resolve(c, r.path, /*allow_special=*/true);
   if (!path) return xs_fail(path.error());
   accessor a = who(c);
@@ -234,8 +240,8 @@ handled core_impl::op_set_perms(connection& c, const header& h, transaction* tx,
     if (path->special->kind == special_kind::release_one_domain) return xs_fail(xs_error::enoent);
     node_perms& sp = special_perms[path->special->kind == special_kind::introduce_domain ? 0 : 1];
     if (!has_owner_rights(sp, a)) return xs_fail(xs_error::eacces);
-    if (!c.privileged && r.perms.front().domid != sp.front().domid) return xs_fail(xs_error::eperm);
-    sp = r.perms;
+    if (!c.privileged && perms.front().domid != sp.front().domid) return xs_fail(xs_error::eperm);
+    sp = std::move(perms);
     reply_ok(c, h, now);
     return {};
   }
@@ -243,8 +249,8 @@ handled core_impl::op_set_perms(connection& c, const header& h, transaction* tx,
   if (!n) return xs_fail(n.error());
   if (!has_owner_rights((*n)->perms(), a)) return xs_fail(xs_error::eacces);
   // Only the privileged may give a node away (XSA-352).
-  if (!c.privileged && r.perms.front().domid != (*n)->owner()) return xs_fail(xs_error::eperm);
-  auto res = plan_and_apply(*this, c, tx, [&](auto& view) { return view.plan_set_perms(path->path, r.perms); });
+  if (!c.privileged && perms.front().domid != (*n)->owner()) return xs_fail(xs_error::eperm);
+  auto res = plan_and_apply(*this, c, tx, [&](auto& view) { return view.plan_set_perms(path->path, std::move(perms)); });
   return finish_write(*this, c, tx, h, res, now);
 }
 

@@ -14,7 +14,7 @@ handled core_impl::op_transaction_start(connection& c, const header& h, time_poi
   while (id == 0 || c.transactions.contains(id)) ++id;
   c.next_tx_id = id + 1;
   auto tx = std::make_unique<transaction>(db.begin(quota_of(c, quota::transaction_nodes)));
-  c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead});
+  c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead, release_count});
   if (d) {
     ++d->transactions;
     d->other_memory += transaction_overhead;
@@ -50,6 +50,8 @@ handled core_impl::op_transaction_end(connection& c, const header& h, const req:
     return xs_fail(changes.error());
   }
   ++counters.transactions_committed;
+  // A domain named by the transaction went meanwhile: its entries must not outlive it.
+  if (slot.releases_at_start != release_count) drop_dead_entries(*changes, slot.releases_at_start);
   if (d && !c.privileged && !changes->empty()) d->credit.charge(now, config.write_rate, credit_reserve);
   // C xenstored and oxenstored both queue a transaction's events before its TRANSACTION_END reply.
   fire_changes(*changes, now);

@@ -9,18 +9,12 @@ namespace xenwire::xenstore::detail {
 namespace {
 // Bytes of "<home>/" stripped from a relative watch's event paths.
 std::size_t relative_prefix(domid_t domid) { return domain_home(domid).size() + 1; }
-
-bool has_feature(const core_impl& s, const connection& c, std::uint32_t bit) {
-  if (c.opts.kind == conn_kind::socket) return (s.config.ring_features & bit) != 0;
-  auto it = s.domains.find(c.domid());
-  return it != s.domains.end() && (it->second.features & bit) != 0;
-}
 }  // namespace
 
 handled core_impl::op_watch(connection& c, const header& h, const req::watch& r, time_point now) {
   int depth = -1;
   if (r.depth) {
-    if (!has_feature(*this, c, xs::feature::watch_depth)) return xs_fail(xs_error::einval);
+    if (!feature_enabled(c, xs::feature::watch_depth)) return xs_fail(xs_error::einval);
     if (*r.depth > static_cast<std::uint32_t>(INT32_MAX)) return xs_fail(xs_error::einval);
     depth = static_cast<int>(*r.depth);
   }

@@ -72,18 +72,22 @@ std::string format_perms(const node_perms& perms) {
 
 namespace {
 bool acts_for(const accessor& who, domid_t d) noexcept { return d == who.domid || (who.target && d == *who.target); }
+// C xenstored's perm_allows_conn: the caller, its target, or DOMID_ANY (an ignored entry matches nobody).
+bool matches(const accessor& who, const perm_entry& e) noexcept {
+  return !e.ignored && (acts_for(who, e.domid) || e.domid == domid_any);
+}
 }  // namespace
 
 bool has_owner_rights(const node_perms& perms, const accessor& who) noexcept {
   if (who.privileged) return true;
-  return !perms.empty() && acts_for(who, perms[0].domid);
+  return !perms.empty() && matches(who, perms[0]);
 }
 
 perm effective_perm(const node_perms& perms, const accessor& who) noexcept {
   if (has_owner_rights(perms, who)) return perm::both;
   if (perms.empty()) return perm::none;
   for (std::size_t i = 1; i < perms.size(); ++i)
-    if (acts_for(who, perms[i].domid)) return perms[i].access;
+    if (matches(who, perms[i])) return perms[i].access;
   return perms[0].access;
 }
 

@@ -1,6 +1,7 @@
 // Node permissions: the data type shared by the codec, the store and the server core.
 // Wire form: NUL-separated entries "<c><domid>", c in n/r/w/b. Entry 0 names the owner, who always
-// has full access; its flag is also the access of every domain not listed.
+// has full access; its flag is also the access of every domain not listed. An entry naming DOMID_ANY
+// matches every domain (Xen 4.22, XENSTORE_SERVER_FEATURE_DOMID_ANY) unless it is marked ignored.
 #pragma once
 
 #include <cstdint>
@@ -23,9 +24,15 @@ constexpr bool allows(perm have, perm want) noexcept {
   return (static_cast<std::uint8_t>(have) & static_cast<std::uint8_t>(want)) == static_cast<std::uint8_t>(want);
 }
 
+// DOMID_ANY (xen.h, 0x7FF5): as a permission entry's domid, every domain.
+inline constexpr domid_t domid_any = 0x7FF5;
+
 struct perm_entry {
   domid_t domid;
   perm access;
+  // Kept and shown by GET_PERMS, but never matches (C xenstored's XS_PERM_IGNORE): a DOMID_ANY entry
+  // written by a domain that has not the DOMID_ANY feature. Not part of the wire form.
+  bool ignored = false;
   friend bool operator==(const perm_entry&, const perm_entry&) = default;
 };
 
@@ -58,16 +65,17 @@ struct accessor {
   std::optional<domid_t> target{};  // acts with the rights of this domain too
 };
 
-// The access `who` has to a node with `perms`, following C xenstored's perm_for_conn:
-// privileged callers, the owner and the owner's target-holder get both; otherwise the first
-// listed entry (1..) naming the caller or its target decides; otherwise entry 0's flag.
+// The access `who` has to a node with `perms`, following C xenstored's perm_for_conn (4.22):
+// privileged callers, the owner and the owner's target-holder get both (an owner of DOMID_ANY: every
+// domain); otherwise the first listed entry (1..) that is not ignored and names the caller, its
+// target or DOMID_ANY decides; otherwise entry 0's flag.
 // An empty list (never stored) grants nothing to the unprivileged.
 perm effective_perm(const node_perms& perms, const accessor& who) noexcept;
 inline bool can_access(const node_perms& perms, const accessor& who, perm want) noexcept {
   return allows(effective_perm(perms, who), want);
 }
 // Owner rights (changing perms keeps the owner unless privileged; see the server): the privileged,
-// the owner itself, and the owner's target-holder.
+// the owner itself, and the owner's target-holder (everyone, for an owner entry of DOMID_ANY).
 bool has_owner_rights(const node_perms& perms, const accessor& who) noexcept;
 
 }  // namespace xenwire::xenstore

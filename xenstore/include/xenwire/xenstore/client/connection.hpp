@@ -48,6 +48,8 @@ result<std::unique_ptr<client_connection>> connect_default();
 // channel bound for it. A server that sets the page's error field stops the connection with
 // to_error_code(error) (ring_corrupt for RINGIDX, protocol_error for PROTO, peer_closed for COMM).
 // `keep_alive` owns whatever keeps `page` mapped (e.g. the shared_pages); may be null.
+// A non-zero evtchn_port in the page (Xen 4.21+, dom0less/Hyperlaunch domains) is the port used,
+// whatever `port` says; `port` may then be 0. No port at all is invalid_argument.
 result<std::unique_ptr<client_connection>> connect_ring(std::span<std::byte> page, std::unique_ptr<event_channel> events,
                                                         evtchn_port_t port, std::shared_ptr<void> keep_alive = {});
 inline result<std::unique_ptr<client_connection>> connect_ring(std::unique_ptr<shared_pages> page,
