@@ -115,7 +115,7 @@ struct two_domains {
 double vchan_rate(std::size_t left_min, std::size_t right_min, bool client_writes, std::size_t total,
                   std::size_t chunk, mode m) {
   two_domains d;
-  auto plan = must(vchan_wire::server_plan(left_min, right_min), "plan");
+  auto plan = must(vchan::server_plan(left_min, right_min), "plan");
   auto control = must(d.t0->grants().share(1, 1, access::read_write), "share control");
   std::unique_ptr<shared_pages> left_pages, right_pages;
   std::vector<grant_ref_t> refs;
@@ -124,34 +124,34 @@ double vchan_rate(std::size_t left_min, std::size_t right_min, bool client_write
     *pages = must(d.t0->grants().share(1, place->grant_count, access::read_write), "share ring");
     refs.insert(refs.end(), (*pages)->refs().begin(), (*pages)->refs().end());
   }
-  must(vchan_wire::init_control_page(control->bytes(), plan, refs), "init control page");
-  auto ring_of = [&](std::span<std::byte> page, const vchan_wire::ring_place& p, shared_pages* own) {
-    return p.in_page() ? vchan_wire::in_page_ring(page, p) : own->bytes().first(p.bytes());
+  must(vchan::init_control_page(control->bytes(), plan, refs), "init control page");
+  auto ring_of = [&](std::span<std::byte> page, const vchan::ring_place& p, shared_pages* own) {
+    return p.in_page() ? vchan::in_page_ring(page, p) : own->bytes().first(p.bytes());
   };
-  auto server = must(vchan_wire::stream::attach(vchan_wire::role::server, control->bytes(),
+  auto server = must(vchan::stream::attach(vchan::role::server, control->bytes(),
                                                 ring_of(control->bytes(), plan.left, left_pages.get()),
                                                 ring_of(control->bytes(), plan.right, right_pages.get())),
                      "server attach");
 
   // The client side: map what the server granted, validating the page as a hostile one.
   auto ctl_map = must(d.t1->grants().map(0, control->refs(), access::read_write), "map control");
-  auto peer_plan = must(vchan_wire::read_plan(ctl_map->bytes()), "read plan");
+  auto peer_plan = must(vchan::read_plan(ctl_map->bytes()), "read plan");
   std::unique_ptr<mapped_pages> left_map, right_map;
-  auto map_ring = [&](const vchan_wire::ring_place& p, std::unique_ptr<mapped_pages>& out,
+  auto map_ring = [&](const vchan::ring_place& p, std::unique_ptr<mapped_pages>& out,
                       xenwire::access a) -> std::span<std::byte> {
-    if (p.in_page()) return vchan_wire::in_page_ring(ctl_map->bytes(), p);
-    auto ring_refs = vchan_wire::read_grants(ctl_map->bytes(), p);
+    if (p.in_page()) return vchan::in_page_ring(ctl_map->bytes(), p);
+    auto ring_refs = vchan::read_grants(ctl_map->bytes(), p);
     out = must(d.t1->grants().map(0, ring_refs, a), "map ring");
     return out->bytes().first(p.bytes());
   };
   auto client_write = map_ring(peer_plan.left, left_map, access::read_write);
   auto client_read = map_ring(peer_plan.right, right_map, access::read_only);
-  auto client = must(vchan_wire::stream::attach(vchan_wire::role::client, ctl_map->bytes(), client_read, client_write),
+  auto client = must(vchan::stream::attach(vchan::role::client, ctl_map->bytes(), client_read, client_write),
                      "client attach");
-  client.set_live(vchan_wire::live::connected);
+  client.set_live(vchan::live::connected);
 
-  vchan_wire::stream& w = client_writes ? client : server;
-  vchan_wire::stream& r = client_writes ? server : client;
+  vchan::stream& w = client_writes ? client : server;
+  vchan::stream& r = client_writes ? server : client;
   const waker ww = client_writes ? d.wake1(m) : d.wake0(m);
   const waker rw = client_writes ? d.wake0(m) : d.wake1(m);
   return stream_rate(
@@ -164,8 +164,8 @@ double xenstore_rate(std::size_t total, std::size_t chunk, mode m) {
   two_domains d;
   auto page = must(d.t1->grants().share(0, 1, access::read_write), "share xenstore page");
   auto server_map = must(d.t0->grants().map(1, page->refs(), access::read_write), "map xenstore page");
-  auto server = must(xs::server_ring::attach(server_map->bytes(), xs::feature::error), "server attach");
-  auto guest = must(xs::guest_ring::attach(page->bytes()), "guest attach");
+  auto server = must(xenstore::server_ring::attach(server_map->bytes(), xenstore::feature::error), "server attach");
+  auto guest = must(xenstore::guest_ring::attach(page->bytes()), "guest attach");
   return stream_rate(
       total, chunk, [&](std::span<const std::byte> b) { return guest.write(b); },
       [&](std::span<std::byte> b) { return server.read(b); }, d.wake1(m), d.wake0(m));

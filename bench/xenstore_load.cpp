@@ -96,7 +96,7 @@ class client {
   std::uint32_t read_reply() {
     header rh{};
     read_all(fd_, reinterpret_cast<char*>(&rh), sizeof rh);
-    if (rh.len > xenwire::xs::payload_max) die("reply too long");
+    if (rh.len > xenwire::xenstore::payload_max) die("reply too long");
     reply_.resize(rh.len);
     read_all(fd_, reply_.data(), rh.len);
     return rh.type;

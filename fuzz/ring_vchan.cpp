@@ -35,7 +35,7 @@ struct block {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace xenwire;
-  using namespace xenwire::vchan_wire;
+  using namespace xenwire::vchan;
   input in{data, size};
   block page(page_size);
   in.fill(page.mem, page_size);

@@ -22,12 +22,12 @@ using xenwire::fuzzing::input;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace xenwire;
   input in{data, size};
-  auto page = fuzzing::page_from<xs::domain_interface>(in);
+  auto page = fuzzing::page_from<xenstore::domain_interface>(in);
   std::span<std::byte> bytes = fuzzing::bytes_of(*page);
 
-  auto guest = xs::guest_ring::attach(bytes);
+  auto guest = xenstore::guest_ring::attach(bytes);
   check(guest.has_value());
-  std::vector<std::byte> buf(2 * xs::ring_size);
+  std::vector<std::byte> buf(2 * xenstore::ring_size);
   // After ring_corrupt, asking again without any change to the page must fail the same way.
   auto sticky = [&](const std::error_code& e, bool reading) {
     if (e != errc::ring_corrupt || page->error != 0) return;
@@ -40,14 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 0: {
         const std::size_t len = in.u8() * std::size_t{9};
         auto r = guest->read({buf.data(), len});
-        if (r) check(r->bytes <= len && r->bytes <= xs::ring_size);
+        if (r) check(r->bytes <= len && r->bytes <= xenstore::ring_size);
         if (!r) sticky(r.error(), true);
         break;
       }
       case 1: {
         const std::size_t len = in.u8() * std::size_t{9};
         auto w = guest->write({buf.data(), len});
-        if (w) check(w->bytes <= len && w->bytes <= xs::ring_size);
+        if (w) check(w->bytes <= len && w->bytes <= xenstore::ring_size);
         if (!w) sticky(w.error(), false);
         break;
       }

@@ -102,7 +102,7 @@ void fuzz_server(input& in, sim::host& host, sim::domain_transport& st, sim::dom
   if (auto p = peer.events->bind_interdomain(srv_dom, k.port)) peer.port = *p;
   if (auto m = ct.grants().map(srv_dom, std::span(&k.ring_ref, 1), access::read_write)) peer.mapped = std::move(*m);
   check(peer.mapped != nullptr);
-  peer.page()[offsetof(vchan_wire::interface, cli_live)] = std::byte{1};
+  peer.page()[offsetof(vchan::interface, cli_live)] = std::byte{1};
   run_script(in, *ep, peer);
   ep->close();
   (void)host;
@@ -124,12 +124,12 @@ void fuzz_client(input& in, sim::host& host, sim::domain_transport& st, sim::dom
     peer.rings.push_back(std::move(r));
   }
   auto page = peer.page();
-  in.fill(page.data(), vchan_wire::grants_offset);  // indices, orders, live and notify bytes
+  in.fill(page.data(), vchan::grants_offset);  // indices, orders, live and notify bytes
   // Grant list: mostly real ring refs (in an order the input picks), sometimes anything.
   for (std::size_t i = 0; i < 8; ++i) {
     const std::uint8_t pick = in.u8();
     const grant_ref_t ref = pick < 0xf0 && !refs.empty() ? refs[pick % refs.size()] : in.u32();
-    std::memcpy(page.data() + vchan_wire::grants_offset + i * 4, &ref, 4);
+    std::memcpy(page.data() + vchan::grants_offset + i * 4, &ref, 4);
   }
   (void)rdv.publish(path, srv_dom, cli_dom, {peer.shared->refs()[0], peer.port});
   auto ep = vchan::endpoint::connect(ct, rdv, {.server = srv_dom, .path = path, .io = nb});

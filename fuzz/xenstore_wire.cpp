@@ -110,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;  // the connection would be dropped
       }
       if (!*r) break;
-      check((*r)->payload.size() == (*r)->hdr.len && (*r)->hdr.len <= xenwire::xs::payload_max);
+      check((*r)->payload.size() == (*r)->hdr.len && (*r)->hdr.len <= xenwire::xenstore::payload_max);
       exercise_request(**r, home);
     }
     check(chunk.empty());

@@ -4,7 +4,7 @@
 
 #include "xenwire/ring/shared_memory.hpp"
 
-namespace xenwire::vchan_wire {
+namespace xenwire::vchan {
 namespace {
 
 std::size_t in_page_offset(unsigned order) noexcept {
@@ -104,4 +104,4 @@ std::span<std::byte> in_page_ring(std::span<std::byte> control_page, const ring_
   return control_page.subspan(ring.page_offset, ring.bytes());
 }
 
-}  // namespace xenwire::vchan_wire
+}  // namespace xenwire::vchan

@@ -3,7 +3,7 @@
 #include "xenwire/ring/shared_memory.hpp"
 #include "xenwire/ring/transport.hpp"
 
-namespace xenwire::vchan_wire {
+namespace xenwire::vchan {
 
 stream::stream(role who, interface* page, byte_ring_consumer r, byte_ring_producer w) noexcept
     : role_(who),
@@ -117,4 +117,4 @@ void stream::set_live(live state) noexcept {
   shm::store_release(own_live_, static_cast<std::uint8_t>(state));
 }
 
-}  // namespace xenwire::vchan_wire
+}  // namespace xenwire::vchan

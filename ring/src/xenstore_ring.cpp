@@ -4,7 +4,7 @@
 
 #include "xenwire/ring/shared_memory.hpp"
 
-namespace xenwire::xs {
+namespace xenwire::xenstore {
 namespace {
 
 result<domain_interface*> as_page(std::span<std::byte> page) noexcept {
@@ -196,4 +196,4 @@ bool server_ring::handle_reconnect() noexcept {
   return true;
 }
 
-}  // namespace xenwire::xs
+}  // namespace xenwire::xenstore

@@ -16,48 +16,48 @@ namespace {
 
 #ifdef XENWIRE_HAVE_XEN_HEADERS
 TEST(Layout, XenstorePageMatchesXsWireH) {
-  EXPECT_EQ(xs::ring_size, XENSTORE_RING_SIZE);
-  EXPECT_EQ(xs::payload_max, XENSTORE_PAYLOAD_MAX);
-  EXPECT_EQ(xs::abs_path_max, XENSTORE_ABS_PATH_MAX);
-  EXPECT_EQ(xs::rel_path_max, XENSTORE_REL_PATH_MAX);
-  EXPECT_EQ(xs::feature::reconnection, XENSTORE_SERVER_FEATURE_RECONNECTION);
-  EXPECT_EQ(xs::feature::error, XENSTORE_SERVER_FEATURE_ERROR);
-  EXPECT_EQ(offsetof(xs::domain_interface, req_cons), offsetof(xenstore_domain_interface, req_cons));
-  EXPECT_EQ(offsetof(xs::domain_interface, req_prod), offsetof(xenstore_domain_interface, req_prod));
-  EXPECT_EQ(offsetof(xs::domain_interface, rsp_cons), offsetof(xenstore_domain_interface, rsp_cons));
-  EXPECT_EQ(offsetof(xs::domain_interface, rsp_prod), offsetof(xenstore_domain_interface, rsp_prod));
-  EXPECT_EQ(offsetof(xs::domain_interface, server_features),
+  EXPECT_EQ(xenstore::ring_size, XENSTORE_RING_SIZE);
+  EXPECT_EQ(xenstore::payload_max, XENSTORE_PAYLOAD_MAX);
+  EXPECT_EQ(xenstore::abs_path_max, XENSTORE_ABS_PATH_MAX);
+  EXPECT_EQ(xenstore::rel_path_max, XENSTORE_REL_PATH_MAX);
+  EXPECT_EQ(xenstore::feature::reconnection, XENSTORE_SERVER_FEATURE_RECONNECTION);
+  EXPECT_EQ(xenstore::feature::error, XENSTORE_SERVER_FEATURE_ERROR);
+  EXPECT_EQ(offsetof(xenstore::domain_interface, req_cons), offsetof(xenstore_domain_interface, req_cons));
+  EXPECT_EQ(offsetof(xenstore::domain_interface, req_prod), offsetof(xenstore_domain_interface, req_prod));
+  EXPECT_EQ(offsetof(xenstore::domain_interface, rsp_cons), offsetof(xenstore_domain_interface, rsp_cons));
+  EXPECT_EQ(offsetof(xenstore::domain_interface, rsp_prod), offsetof(xenstore_domain_interface, rsp_prod));
+  EXPECT_EQ(offsetof(xenstore::domain_interface, server_features),
             offsetof(xenstore_domain_interface, server_features));
-  EXPECT_EQ(offsetof(xs::domain_interface, connection), offsetof(xenstore_domain_interface, connection));
-  EXPECT_EQ(offsetof(xs::domain_interface, error), offsetof(xenstore_domain_interface, error));
-  EXPECT_EQ(static_cast<unsigned>(xs::ring_error::proto), XENSTORE_ERROR_PROTO);
-  EXPECT_EQ(static_cast<unsigned>(xs::ring_error::ringidx), XENSTORE_ERROR_RINGIDX);
-  EXPECT_EQ(static_cast<unsigned>(xs::connection_state::reconnect), XENSTORE_RECONNECT);
+  EXPECT_EQ(offsetof(xenstore::domain_interface, connection), offsetof(xenstore_domain_interface, connection));
+  EXPECT_EQ(offsetof(xenstore::domain_interface, error), offsetof(xenstore_domain_interface, error));
+  EXPECT_EQ(static_cast<unsigned>(xenstore::ring_error::proto), XENSTORE_ERROR_PROTO);
+  EXPECT_EQ(static_cast<unsigned>(xenstore::ring_error::ringidx), XENSTORE_ERROR_RINGIDX);
+  EXPECT_EQ(static_cast<unsigned>(xenstore::connection_state::reconnect), XENSTORE_RECONNECT);
 }
 
 TEST(Layout, VchanControlPageMatchesLibxenvchanH) {
-  EXPECT_EQ(sizeof(vchan_wire::interface), sizeof(vchan_interface));
-  EXPECT_EQ(offsetof(vchan_wire::interface, left), offsetof(vchan_interface, left));
-  EXPECT_EQ(offsetof(vchan_wire::interface, right), offsetof(vchan_interface, right));
-  EXPECT_EQ(offsetof(vchan_wire::interface, left_order), offsetof(vchan_interface, left_order));
-  EXPECT_EQ(offsetof(vchan_wire::interface, right_order), offsetof(vchan_interface, right_order));
-  EXPECT_EQ(offsetof(vchan_wire::interface, cli_live), offsetof(vchan_interface, cli_live));
-  EXPECT_EQ(offsetof(vchan_wire::interface, srv_live), offsetof(vchan_interface, srv_live));
-  EXPECT_EQ(offsetof(vchan_wire::interface, cli_notify), offsetof(vchan_interface, cli_notify));
-  EXPECT_EQ(offsetof(vchan_wire::interface, srv_notify), offsetof(vchan_interface, srv_notify));
-  EXPECT_EQ(vchan_wire::grants_offset, offsetof(vchan_interface, grants));
-  EXPECT_EQ(vchan_wire::notify_write, VCHAN_NOTIFY_WRITE);
-  EXPECT_EQ(vchan_wire::notify_read, VCHAN_NOTIFY_READ);
+  EXPECT_EQ(sizeof(vchan::interface), sizeof(vchan_interface));
+  EXPECT_EQ(offsetof(vchan::interface, left), offsetof(vchan_interface, left));
+  EXPECT_EQ(offsetof(vchan::interface, right), offsetof(vchan_interface, right));
+  EXPECT_EQ(offsetof(vchan::interface, left_order), offsetof(vchan_interface, left_order));
+  EXPECT_EQ(offsetof(vchan::interface, right_order), offsetof(vchan_interface, right_order));
+  EXPECT_EQ(offsetof(vchan::interface, cli_live), offsetof(vchan_interface, cli_live));
+  EXPECT_EQ(offsetof(vchan::interface, srv_live), offsetof(vchan_interface, srv_live));
+  EXPECT_EQ(offsetof(vchan::interface, cli_notify), offsetof(vchan_interface, cli_notify));
+  EXPECT_EQ(offsetof(vchan::interface, srv_notify), offsetof(vchan_interface, srv_notify));
+  EXPECT_EQ(vchan::grants_offset, offsetof(vchan_interface, grants));
+  EXPECT_EQ(vchan::notify_write, VCHAN_NOTIFY_WRITE);
+  EXPECT_EQ(vchan::notify_read, VCHAN_NOTIFY_READ);
 }
 #endif
 
 TEST(Layout, VchanRingSizes) {
-  EXPECT_EQ(vchan_wire::ring_bytes(10), 1024u);
-  EXPECT_EQ(vchan_wire::ring_pages(10), 0u);
-  EXPECT_EQ(vchan_wire::ring_pages(11), 0u);
-  EXPECT_EQ(vchan_wire::ring_pages(12), 1u);
-  EXPECT_EQ(vchan_wire::ring_pages(16), 16u);
-  EXPECT_EQ(vchan_wire::ring_pages(20), 256u);
+  EXPECT_EQ(vchan::ring_bytes(10), 1024u);
+  EXPECT_EQ(vchan::ring_pages(10), 0u);
+  EXPECT_EQ(vchan::ring_pages(11), 0u);
+  EXPECT_EQ(vchan::ring_pages(12), 1u);
+  EXPECT_EQ(vchan::ring_pages(16), 16u);
+  EXPECT_EQ(vchan::ring_pages(20), 256u);
 }
 
 }  // namespace

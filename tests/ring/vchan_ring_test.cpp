@@ -9,7 +9,7 @@
 #include "xenwire/ring/vchan_placement.hpp"
 #include "xenwire/ring/vchan_ring.hpp"
 
-namespace xenwire::vchan_wire {
+namespace xenwire::vchan {
 namespace {
 
 using ring_test::chunk_size;
@@ -389,4 +389,4 @@ RC_GTEST_PROP(VchanStreamProperty, StreamIntactAndNoLostWakeups, ()) {
 }
 
 }  // namespace
-}  // namespace xenwire::vchan_wire
+}  // namespace xenwire::vchan

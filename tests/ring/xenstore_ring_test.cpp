@@ -9,7 +9,7 @@
 #include "xenwire/ring/shared_memory.hpp"
 #include "xenwire/ring/xenstore_ring.hpp"
 
-namespace xenwire::xs {
+namespace xenwire::xenstore {
 namespace {
 
 using ring_test::chunk_size;
@@ -245,4 +245,4 @@ RC_GTEST_PROP(XenstoreRingProperty, ServerSurvivesAnyGuestIndices, ()) {
 }
 
 }  // namespace
-}  // namespace xenwire::xs
+}  // namespace xenwire::xenstore

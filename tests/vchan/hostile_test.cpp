@@ -10,7 +10,7 @@ namespace xenwire::vchan {
 namespace {
 
 using namespace testing;
-using vchan_wire::interface;
+using vchan::interface;
 
 // A connected server facing a raw client that plays by the rules until the test says otherwise.
 struct hostile_client : two_domains {
@@ -77,7 +77,7 @@ TEST(VchanHostileClient, OrdersChangedAfterSetup) {
 
 TEST(VchanHostileClient, GrantListRewritten) {
   hostile_client h(65536, 65536);
-  *at<std::uint32_t>(h.page, vchan_wire::grants_offset + 4 * 3) ^= 0x10;
+  *at<std::uint32_t>(h.page, vchan::grants_offset + 4 * 3) ^= 0x10;
   h.expect_failed(errc::protocol_error);
 }
 
@@ -119,8 +119,8 @@ struct hostile_server : two_domains {
   void publish() { ASSERT_TRUE(rdv.publish(path(), server_dom, client_dom, {ctl->refs()[0], port})); }
   // A well-formed page with the given plan and refs.
   void init(unsigned left, unsigned right, std::vector<grant_ref_t> refs) {
-    auto plan = vchan_wire::plan_rings(left, right).value();
-    ASSERT_TRUE(vchan_wire::init_control_page(page, plan, refs));
+    auto plan = vchan::plan_rings(left, right).value();
+    ASSERT_TRUE(vchan::init_control_page(page, plan, refs));
   }
   result<endpoint> connect_client() { return endpoint::connect(*cli, rdv, client_cfg()); }
   std::unique_ptr<event_channel> events;
@@ -224,7 +224,7 @@ TEST(VchanHostileServer, GrantListRewrittenAfterSetup) {
   h.init(12, 11, {ring->refs()[0]});
   h.publish();
   auto c = h.connect_client().value();
-  *at<std::uint32_t>(h.page, vchan_wire::grants_offset) += 1;
+  *at<std::uint32_t>(h.page, vchan::grants_offset) += 1;
   EXPECT_EQ(c.state(), status::failed);
   EXPECT_EQ(c.error(), errc::protocol_error);
 }

@@ -66,7 +66,7 @@ outcome run(std::size_t left_min, std::size_t right_min, const std::vector<messa
 RC_GTEST_PROP(VchanProperties, BothStreamsArriveIntactUnderAnySchedule, ()) {
   const auto left_min = *ring_min();
   const auto right_min = *ring_min();
-  const auto plan = vchan_wire::server_plan(left_min, right_min).value();
+  const auto plan = vchan::server_plan(left_min, right_min).value();
   const auto up = *messages(plan.left.bytes());
   const auto down = *messages(plan.right.bytes());
   const auto seed = *rc::gen::arbitrary<std::uint64_t>();

@@ -18,7 +18,7 @@
 
 namespace xenwire::vchan::testing {
 
-using vchan_wire::interface;
+using vchan::interface;
 
 struct message {
   bool packet = false;

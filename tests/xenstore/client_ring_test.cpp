@@ -44,7 +44,7 @@ TEST_F(ClientRing, GuestReadsWritesItsHome) {
   EXPECT_TRUE(g.write("/local/domain/6/x", "y").error().is(xs::xs_error::eacces));
   // Privileged ops are refused.
   EXPECT_TRUE(g.introduce(9, 0, 1).error().is(xs::xs_error::eacces));
-  EXPECT_TRUE(g.get_feature().value() & xenwire::xs::feature::reconnection);
+  EXPECT_TRUE(g.get_feature().value() & xenwire::xenstore::feature::reconnection);
 }
 
 TEST_F(ClientRing, FramesLargerThanTheRing) {
@@ -95,7 +95,7 @@ TEST_F(ClientRing, UsesTheEvtchnPortXenWroteIntoThePage) {
   ASSERT_TRUE(dom0.set_perms("/local/domain/6", {{6, xs::perm::none}}));
   auto t = fx.host().transport(6).value();
   auto ep = t->take_xenstore().value();
-  auto* iface = static_cast<xenwire::xs::domain_interface*>(static_cast<void*>(ep.page->bytes().data()));
+  auto* iface = static_cast<xenwire::xenstore::domain_interface*>(static_cast<void*>(ep.page->bytes().data()));
   EXPECT_FALSE(xs::connect_ring(ep.page->bytes(), t->open_event_channel().value(), 0));  // no port anywhere
   std::atomic_ref<std::uint32_t>(iface->evtchn_port).store(ep.port, std::memory_order_release);
   auto conn = xs::connect_ring(std::move(ep.page), std::move(ep.events), 0);  // the caller does not know it

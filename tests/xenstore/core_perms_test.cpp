@@ -44,7 +44,7 @@ TEST_F(CorePerms, DomidAnyOwnerGivesEveryDomainOwnerRights) {
 TEST_F(CorePerms, DomidAnyIsIgnoredWhenTheWritersDomainHasNotTheFeature) {
   auto d0 = h.dom0();
   // Domain 5 gets every feature but DOMID_ANY before it is introduced.
-  const auto without_any = core().config().ring_features & ~std::uint32_t{xs::feature::domid_any};
+  const auto without_any = core().config().ring_features & ~std::uint32_t{xenstore::feature::domid_any};
   ASSERT_TRUE(h.request(d0, msg_type::set_feature, H::z("5") + H::z(std::to_string(without_any))).ok());
   auto g5 = h.guest(5);
   auto g6 = h.guest(6);

@@ -215,7 +215,7 @@ TEST_F(Xsa, Xsa324_HugeWatchTokenNeverProducesAnOversizedEvent) {
   while (out.size() >= header_size) {
     header hd;
     std::memcpy(&hd, out.data(), sizeof hd);
-    EXPECT_LE(hd.len, xs::payload_max);
+    EXPECT_LE(hd.len, xenstore::payload_max);
     out.erase(0, header_size + std::min<std::size_t>(hd.len, out.size() - header_size));
   }
   EXPECT_EQ(ev(g), EV{});

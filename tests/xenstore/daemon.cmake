@@ -1,18 +1,18 @@
-# The daemon's I/O side (xenwire::xenstored): options, socket paths, and the socket
+# The daemon's I/O side (xenwire::xenstore_daemon): options, socket paths, and the socket
 # adapter against the real core over real Unix sockets.
-if(TARGET xenwire::xenstored)
+if(TARGET xenwire::xenstore_daemon)
   xenwire_test(daemon_options_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_options_test.cpp
-    DEPS xenwire::xenstored LABELS xenstore daemon)
+    DEPS xenwire::xenstore_daemon LABELS xenstore daemon)
   xenwire_test(daemon_socket_path_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_socket_path_test.cpp
-    DEPS xenwire::xenstored LABELS xenstore daemon)
+    DEPS xenwire::xenstore_daemon LABELS xenstore daemon)
   xenwire_test(daemon_socket_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_socket_test.cpp
-    DEPS xenwire::xenstored Threads::Threads LABELS xenstore daemon concurrent)
+    DEPS xenwire::xenstore_daemon Threads::Threads LABELS xenstore daemon concurrent)
   if(TARGET xenwire::sim)
     xenwire_test(daemon_ring_test
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_ring_test.cpp
-      DEPS xenwire::xenstored xenwire::sim Threads::Threads LABELS xenstore daemon concurrent)
+      DEPS xenwire::xenstore_daemon xenwire::sim Threads::Threads LABELS xenstore daemon concurrent)
   endif()
 endif()

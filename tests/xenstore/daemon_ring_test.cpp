@@ -18,7 +18,6 @@
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 
 namespace xs = xenwire::xenstore;
-namespace xsr = xenwire::xs;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace std::string_literals;
@@ -79,7 +78,7 @@ class DaemonRingTest : public ::testing::Test {
     auto ep = guest_->take_xenstore();
     ASSERT_TRUE(ep);
     ep_ = std::move(*ep);
-    page_ = static_cast<xsr::domain_interface*>(static_cast<void*>(ep_.page->bytes().data()));
+    page_ = static_cast<xs::domain_interface*>(static_cast<void*>(ep_.page->bytes().data()));
 
     xs::daemon_settings s;
     s.socket_path = socket_;
@@ -96,7 +95,7 @@ class DaemonRingTest : public ::testing::Test {
     auto r = dom0_call(socket_, t_introduce, "3\0"s + "0\0"s + std::to_string(introduce_port) + '\0');
     ASSERT_TRUE(r);
     ASSERT_EQ(r->first, t_introduce) << r->second;
-    auto ring = xsr::guest_ring::attach(ep_.page->bytes());
+    auto ring = xs::guest_ring::attach(ep_.page->bytes());
     ASSERT_TRUE(ring);
     ring_.emplace(*ring);
   }
@@ -139,7 +138,7 @@ class DaemonRingTest : public ::testing::Test {
     }
     return {};
   }
-  bool error_becomes(xsr::ring_error want) {
+  bool error_becomes(xs::ring_error want) {
     const auto until = std::chrono::steady_clock::now() + 5s;
     while (std::chrono::steady_clock::now() < until) {
       if (load(page_->error) == static_cast<std::uint32_t>(want)) return true;
@@ -152,8 +151,8 @@ class DaemonRingTest : public ::testing::Test {
   xenwire::sim::host host_;
   std::unique_ptr<xenwire::sim::domain_transport> dom0_, guest_;
   xenwire::sim::xenstore_endpoint ep_;
-  xsr::domain_interface* page_ = nullptr;
-  std::optional<xsr::guest_ring> ring_;
+  xs::domain_interface* page_ = nullptr;
+  std::optional<xs::guest_ring> ring_;
   fs::path dir_;
   std::string socket_;
   std::unique_ptr<xs::xenstored> daemon_;
@@ -179,7 +178,7 @@ TEST_F(DaemonRingPortInPageTest, TheDaemonBindsThePagesEvtchnPort) {
 }
 
 TEST_F(DaemonRingTest, GuestTalksThroughItsRing) {
-  EXPECT_NE(load(page_->server_features) & xsr::feature::reconnection, 0u);
+  EXPECT_NE(load(page_->server_features) & xs::feature::reconnection, 0u);
   guest_send(frame(t_write, "x\0from the ring"s));  // relative to /local/domain/3
   auto r = guest_reply();
   ASSERT_TRUE(r);
@@ -221,7 +220,7 @@ TEST_F(DaemonRingTest, RepliesLargerThanTheRingArriveInPieces) {
 TEST_F(DaemonRingTest, CorruptIndicesStopTheRingWithRingidx) {
   std::atomic_ref<std::uint32_t>(page_->req_prod).store(load(page_->req_cons) + 5000, std::memory_order_release);
   ASSERT_TRUE(ep_.events->notify(ep_.port));
-  EXPECT_TRUE(error_becomes(xsr::ring_error::ringidx));
+  EXPECT_TRUE(error_becomes(xs::ring_error::ringidx));
   auto d0 = dom0_call(socket_, t_read, "/local\0"s);  // the daemon still serves others
   ASSERT_TRUE(d0);
   EXPECT_NE(d0->first, t_error);
@@ -229,7 +228,7 @@ TEST_F(DaemonRingTest, CorruptIndicesStopTheRingWithRingidx) {
 
 TEST_F(DaemonRingTest, AnOversizedFrameStopsTheRingWithProto) {
   guest_send(frame(t_write, "", 5000));
-  EXPECT_TRUE(error_becomes(xsr::ring_error::proto));
+  EXPECT_TRUE(error_becomes(xs::ring_error::proto));
   EXPECT_TRUE(dom0_call(socket_, t_read, "/local\0"s));
 }
 

@@ -6,7 +6,7 @@
 #include "xenwire/xenstore/path.hpp"
 
 using namespace xenwire::xenstore;
-namespace xs = xenwire::xs;
+namespace xs = xenwire::xenstore;
 
 TEST(Path, SyntaxTable) {
   for (const char* good : {"/", "/a", "/a/b", "/local/domain/0", "/A-Z_a@9", "rel", "rel/x", "@x", "-"})

@@ -7,5 +7,5 @@ xenwire_test(xenstore_wire_tests
     ${CMAKE_CURRENT_SOURCE_DIR}/wire_replies_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/path_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/perms_test.cpp
-  DEPS xenwire::xenstore rapidcheck_gtest rapidcheck
+  DEPS xenwire::xenstore_wire rapidcheck_gtest rapidcheck
   LABELS xenstore)

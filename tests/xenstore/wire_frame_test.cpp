@@ -84,9 +84,9 @@ TEST(WireFrame, PartialMessageStaysBuffered) {
 }
 
 TEST(WireFrame, MaxPayloadAccepted) {
-  const std::string body(xenwire::xs::payload_max, 'x');
+  const std::string body(xenwire::xenstore::payload_max, 'x');
   frame_decoder d;
-  auto got = decode_chunked(d, frame(11, 1, 0, xenwire::xs::payload_max, body), {});
+  auto got = decode_chunked(d, frame(11, 1, 0, xenwire::xenstore::payload_max, body), {});
   ASSERT_TRUE(got);
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].payload, body);
@@ -196,7 +196,7 @@ RC_GTEST_PROP(WireFrameProp, RandomChunkingRoundTrips, ()) {
     header h{*rc::gen::arbitrary<std::uint32_t>(), *rc::gen::arbitrary<std::uint32_t>(),
              *rc::gen::arbitrary<std::uint32_t>(), 0};
     const auto len = *rc::gen::oneOf(rc::gen::inRange<std::size_t>(0, 64),
-                                     rc::gen::inRange<std::size_t>(0, xenwire::xs::payload_max + 1));
+                                     rc::gen::inRange<std::size_t>(0, xenwire::xenstore::payload_max + 1));
     std::string payload = *rc::gen::container<std::string>(len, rc::gen::arbitrary<char>());
     RC_ASSERT(encode(stream, h, payload));
     h.len = static_cast<std::uint32_t>(len);
@@ -228,7 +228,7 @@ RC_GTEST_PROP(WireFrameProp, ArbitraryBytesAreBounded, ()) {
       RC_ASSERT(d.buffered() <= frame_max);
       if (!r) { failed = true; break; }
       if (!*r) break;
-      RC_ASSERT((*r)->payload.size() <= xenwire::xs::payload_max);
+      RC_ASSERT((*r)->payload.size() <= xenwire::xenstore::payload_max);
     }
     if (failed) break;
   }

@@ -36,11 +36,11 @@ struct endpoint::impl {
   std::unique_ptr<shared_pages> ctl_share, left_share, right_share;  // server
   std::unique_ptr<mapped_pages> ctl_map, left_map, right_map;        // client
   std::span<std::byte> page;
-  vchan_wire::page_plan plan{};
+  vchan::page_plan plan{};
   std::vector<grant_ref_t> grants;  // the grant list as set up: left's refs, then right's
   // Our side of the channel: both rings, the notify bits and live bytes (vchan_ring.hpp). The data
   // path uses its read_some/stage/commit, which never ask for a signal: we ask only before sleeping.
-  std::optional<vchan_wire::stream> s;
+  std::optional<vchan::stream> s;
 
   status st = status::waiting;
   std::error_code err;
@@ -69,10 +69,9 @@ struct endpoint::impl {
   // Slow checks: grant list intact, port state; persistent re-arm.
   status refresh() noexcept;
   void signal_peer() noexcept;
-  // Our role as the ring sees it: the one role-to-ring mapping is vchan_wire's (read_side()).
-  vchan_wire::role wire_role() const noexcept;
+  // Our role as the ring sees it: the one role-to-ring mapping is vchan's (read_side()).
   // Attaches s over the page and the rings.
-  result<void> attach(vchan_wire::ring_data rings) noexcept;
+  result<void> attach(vchan::ring_data rings) noexcept;
   // attach()'s undo: tells the peer we are closed (live byte), then drops s.
   void detach() noexcept;
   // After moving bytes: signals the peer if it asked (done.notify), then checks the orders; returns

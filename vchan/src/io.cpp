@@ -1,4 +1,4 @@
-// The data path: libxenvchan's read/write/recv/send (tools/libs/vchan/io.c) over vchan_wire::stream,
+// The data path: libxenvchan's read/write/recv/send (tools/libs/vchan/io.c) over vchan::stream,
 // plus the checks libxenvchan lacks. Blocking calls spin on the ring briefly, then ask the peer for a
 // signal (notify bit), look once more and sleep on the event channel.
 //
@@ -16,7 +16,7 @@ namespace xenwire::vchan {
 
 namespace {
 
-using vchan_wire::interface;
+using vchan::interface;
 using clock_type = std::chrono::steady_clock;
 
 inline void cpu_relax() noexcept {
@@ -97,7 +97,7 @@ status endpoint::impl::refresh() noexcept {
   if (precheck()) return st;
   // The grant list is ours (server) or a copy we mapped (client): a change means a hostile peer.
   for (std::size_t i = 0; i < grants.size(); ++i) {
-    const auto at = vchan_wire::grants_offset + i * sizeof(grant_ref_t);
+    const auto at = vchan::grants_offset + i * sizeof(grant_ref_t);
     if (shm::load_relaxed(shm::field<std::uint32_t>(page, at)) != grants[i]) {
       fail_with(make_error_code(errc::protocol_error));
       return st;
@@ -213,7 +213,7 @@ result<bool> endpoint::impl::short_of_data(std::size_t need) noexcept {
 
 result<bool> endpoint::impl::await_peer(std::uint8_t bit, std::size_t need, lazy_deadline& until) noexcept {
   s->request_notify(bit);
-  auto now = bit == vchan_wire::notify_write ? s->data_ready() : s->buffer_space();
+  auto now = bit == vchan::notify_write ? s->data_ready() : s->buffer_space();
   if (!now) return fail(fail_with(now.error()));
   if (*now >= need) return false;
   if (io.mode == io_mode::non_blocking) return fail(errc::would_block);
@@ -237,7 +237,7 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
       // Non-blocking callers return to their loop: as libxenvchan, a short read asks for a signal
       // on the next write so the fd wakes them.
       if (m.io.mode == io_mode::non_blocking && done->bytes < out.size()) {
-        m.s->request_notify(vchan_wire::notify_write);
+        m.s->request_notify(vchan::notify_write);
       }
       return done->bytes;
     }
@@ -245,7 +245,7 @@ result<std::size_t> endpoint::read(std::span<std::byte> out) {
     if (!look_again) return fail(look_again.error());
     if (*look_again) continue;
     if (m.spin(spins, until)) continue;
-    auto slept = m.await_peer(vchan_wire::notify_write, 1, until);
+    auto slept = m.await_peer(vchan::notify_write, 1, until);
     if (!slept) return fail(slept.error());
     if (*slept) spins = 0;
   }
@@ -277,7 +277,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
       done += *n;
       if (done == bytes.size()) return done;
       if (m.io.mode == io_mode::non_blocking) {
-        m.s->request_notify(vchan_wire::notify_read);  // as libxenvchan: wake us when there is room
+        m.s->request_notify(vchan::notify_read);  // as libxenvchan: wake us when there is room
         return done;
       }
       spins = 0;
@@ -285,7 +285,7 @@ result<std::size_t> endpoint::write(std::span<const std::byte> bytes) {
     }
     if (auto ec = m.check_orders()) return fail(ec);
     if (m.spin(spins, until)) continue;
-    auto slept = m.await_peer(vchan_wire::notify_read, 1, until);
+    auto slept = m.await_peer(vchan::notify_read, 1, until);
     if (!slept) {
       // Not waiting any longer (non-blocking, or the timeout): what went in so far is the answer.
       if (done > 0 && (slept.error() == errc::would_block || slept.error() == errc::timed_out)) return done;
@@ -318,7 +318,7 @@ result<void> endpoint::recv(std::span<std::byte> out) {
     if (!look_again) return fail(look_again.error());
     if (*look_again) continue;
     if (m.spin(spins, until)) continue;
-    auto slept = m.await_peer(vchan_wire::notify_write, out.size(), until);
+    auto slept = m.await_peer(vchan::notify_write, out.size(), until);
     if (!slept) return fail(slept.error());
     if (*slept) spins = 0;
   }
@@ -348,7 +348,7 @@ result<void> endpoint::send(std::span<const std::byte> bytes) {
       return {};
     }
     if (m.spin(spins, until)) continue;
-    auto slept = m.await_peer(vchan_wire::notify_read, bytes.size(), until);
+    auto slept = m.await_peer(vchan::notify_read, bytes.size(), until);
     if (!slept) return fail(slept.error());
     if (*slept) spins = 0;
   }
@@ -358,7 +358,7 @@ result<std::size_t> endpoint::data_ready() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);
   // libxenvchan_data_ready: the value is used outside, so ask to hear when it changes.
-  impl_->s->request_notify(vchan_wire::notify_write);
+  impl_->s->request_notify(vchan::notify_write);
   auto ready = impl_->s->data_ready();
   if (!ready) return fail(impl_->fail_with(ready.error()));
   return *ready;
@@ -367,7 +367,7 @@ result<std::size_t> endpoint::data_ready() {
 result<std::size_t> endpoint::buffer_space() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);
-  impl_->s->request_notify(vchan_wire::notify_read);
+  impl_->s->request_notify(vchan::notify_read);
   auto space = impl_->s->buffer_space();
   if (!space) return fail(impl_->fail_with(space.error()));
   return *space;

@@ -10,17 +10,17 @@ namespace xenwire::vchan {
 
 namespace {
 
-using vchan_wire::interface;
+using vchan::interface;
 
-std::span<std::byte> ring_span(std::span<std::byte> page, const vchan_wire::ring_place& place,
+std::span<std::byte> ring_span(std::span<std::byte> page, const vchan::ring_place& place,
                                std::span<std::byte> granted) noexcept {
-  return place.in_page() ? vchan_wire::in_page_ring(page, place) : granted.first(place.bytes());
+  return place.in_page() ? vchan::in_page_ring(page, place) : granted.first(place.bytes());
 }
 
 }  // namespace
 
 result<void> endpoint::impl::server_setup() {
-  auto planned = vchan_wire::server_plan(read_min, write_min);
+  auto planned = vchan::server_plan(read_min, write_min);
   if (!planned) return fail(planned.error());
   plan = *planned;
 
@@ -51,7 +51,7 @@ result<void> endpoint::impl::server_setup() {
     *pages = std::move(*shared);
     grants.insert(grants.end(), (*pages)->refs().begin(), (*pages)->refs().end());
   }
-  if (auto ok = vchan_wire::init_control_page(page, plan, grants); !ok) return fail(ok.error());
+  if (auto ok = vchan::init_control_page(page, plan, grants); !ok) return fail(ok.error());
 
   if (auto ok = attach({ring_span(page, plan.left, left_share ? left_share->bytes() : std::span<std::byte>{}),
                         ring_span(page, plan.right, right_share ? right_share->bytes() : std::span<std::byte>{})});
@@ -78,7 +78,7 @@ result<void> endpoint::impl::client_setup(const keys& k) {
     if (bytes.size() < page_size) return fail(errc::protocol_error);
     // Relaxed: a hint only; the decisive check is repeated on the real mapping below.
     const auto cli = shm::load_relaxed(shm::field<std::uint8_t>(bytes, offsetof(interface, cli_live)));
-    if (cli != static_cast<std::uint8_t>(vchan_wire::live::not_yet_connected)) {
+    if (cli != static_cast<std::uint8_t>(vchan::live::not_yet_connected)) {
       return fail(cli > 2 ? errc::protocol_error : errc::peer_closed);
     }
   }
@@ -102,15 +102,15 @@ result<void> endpoint::impl::client_setup(const keys& k) {
   const auto cli = shm::load_acquire(shm::field<std::uint8_t>(page, offsetof(interface, cli_live)));
   const auto srv = shm::load_acquire(shm::field<std::uint8_t>(page, offsetof(interface, srv_live)));
   if (cli > 2 || srv > 1) return fail(errc::protocol_error);
-  if (cli != static_cast<std::uint8_t>(vchan_wire::live::not_yet_connected) || srv == 0) {
+  if (cli != static_cast<std::uint8_t>(vchan::live::not_yet_connected) || srv == 0) {
     return fail(errc::peer_closed);
   }
 
-  auto planned = vchan_wire::read_plan(page);
+  auto planned = vchan::read_plan(page);
   if (!planned) return fail(planned.error());
   plan = *planned;
-  auto left_refs = vchan_wire::read_grants(page, plan.left);
-  auto right_refs = vchan_wire::read_grants(page, plan.right);
+  auto left_refs = vchan::read_grants(page, plan.left);
+  auto right_refs = vchan::read_grants(page, plan.right);
   grants = left_refs;
   grants.insert(grants.end(), right_refs.begin(), right_refs.end());
   // Every ring page must be a distinct page that is not the control page: otherwise one ring would
@@ -121,7 +121,7 @@ result<void> endpoint::impl::client_setup(const keys& k) {
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return fail(errc::protocol_error);
 
   // The ring we read is mapped read-only: we never write the peer's data.
-  const vchan_wire::ring_place& read_place = vchan_wire::read_side(wire_role(), plan.left, plan.right);
+  const vchan::ring_place& read_place = vchan::read_side(who, plan.left, plan.right);
   for (auto [place, refs, pages] : {std::tuple{&plan.left, &left_refs, &left_map},
                                     std::tuple{&plan.right, &right_refs, &right_map}}) {
     if (place->in_page()) continue;
@@ -135,26 +135,22 @@ result<void> endpoint::impl::client_setup(const keys& k) {
     return fail(ok.error());
   }
 
-  s->set_live(vchan_wire::live::connected);
-  s->request_notify(vchan_wire::notify_write);  // libxenvchan: srv_notify = VCHAN_NOTIFY_WRITE
+  s->set_live(vchan::live::connected);
+  s->request_notify(vchan::notify_write);  // libxenvchan: srv_notify = VCHAN_NOTIFY_WRITE
   st = status::connected;
   if (auto ok = events->notify(port); !ok && ok.error() != errc::peer_closed) return fail(ok.error());
   return {};
 }
 
-vchan_wire::role endpoint::impl::wire_role() const noexcept {
-  return who == side::server ? vchan_wire::role::server : vchan_wire::role::client;
-}
-
-result<void> endpoint::impl::attach(vchan_wire::ring_data rings) noexcept {
-  auto attached = vchan_wire::stream::attach(wire_role(), page, rings);
+result<void> endpoint::impl::attach(vchan::ring_data rings) noexcept {
+  auto attached = vchan::stream::attach(who, page, rings);
   if (!attached) return fail(attached.error());
   s.emplace(*attached);
   return {};
 }
 
 void endpoint::impl::detach() noexcept {
-  if (s) s->set_live(vchan_wire::live::closed);
+  if (s) s->set_live(vchan::live::closed);
   s.reset();
 }
 
@@ -269,11 +265,11 @@ side endpoint::role() const noexcept { return impl_ ? impl_->who : side::server;
 domid_t endpoint::peer() const noexcept { return impl_ ? impl_->peer : 0; }
 std::size_t endpoint::read_ring_size() const noexcept {
   if (!impl_) return 0;
-  return vchan_wire::read_side(impl_->wire_role(), impl_->plan.left, impl_->plan.right).bytes();
+  return vchan::read_side(impl_->who, impl_->plan.left, impl_->plan.right).bytes();
 }
 std::size_t endpoint::write_ring_size() const noexcept {
   if (!impl_) return 0;
-  return vchan_wire::write_side(impl_->wire_role(), impl_->plan.left, impl_->plan.right).bytes();
+  return vchan::write_side(impl_->who, impl_->plan.left, impl_->plan.right).bytes();
 }
 keys endpoint::published() const noexcept { return impl_ ? impl_->pub : keys{}; }
 const io_options& endpoint::io() const noexcept {

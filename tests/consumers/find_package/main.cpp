@@ -11,7 +11,7 @@
 int main() {
   std::error_code ec = xenwire::errc::ring_corrupt;
   if (ec.category().name() != std::string_view("xenwire")) return 1;
-  std::printf("xenwire consumer: ring size %u, error '%s'\n", xenwire::xs::ring_size, ec.message().c_str());
+  std::printf("xenwire consumer: ring size %u, error '%s'\n", xenwire::xenstore::ring_size, ec.message().c_str());
 #ifdef XENWIRE_CONSUMER_RANDOMD
   const xenwire::randomd::request q{.id = 7, .length = 32};
   if (xenwire::randomd::decode_request(xenwire::randomd::encode(q)) != q) return 1;

@@ -97,11 +97,11 @@ constexpr std::size_t stream_total = 512 * 1024;
 
 TEST(ThreadedRing, XenstoreGuestAndServerStreamBothWays) {
   aligned_page page;
-  auto* d = static_cast<xs::domain_interface*>(static_cast<void*>(page.mem));
+  auto* d = static_cast<xenstore::domain_interface*>(static_cast<void*>(page.mem));
   d->req_cons = d->req_prod = 0xFFFFF000u;  // both streams cross the u32 wrap
   d->rsp_cons = d->rsp_prod = 0xFFFFFF00u;
-  auto guest = xs::guest_ring::attach(page.bytes()).value();
-  auto server = xs::server_ring::attach(page.bytes(), xs::feature::error).value();
+  auto guest = xenstore::guest_ring::attach(page.bytes()).value();
+  auto server = xenstore::server_ring::attach(page.bytes(), xenstore::feature::error).value();
   event guest_ev, server_ev;
   std::atomic<bool> abort{false};
   std::string guest_result, server_result;
@@ -121,19 +121,19 @@ TEST(ThreadedRing, XenstoreGuestAndServerStreamBothWays) {
 
 // The quiet data path (read_some/write_some) waits as vchan::endpoint does: a side that moved nothing
 // asks for a signal and looks once more before its caller may sleep.
-read_fn quiet_reader(vchan_wire::stream& s) {
+read_fn quiet_reader(vchan::stream& s) {
   return [&s](std::span<std::byte> out) -> result<transfer> {
     auto r = s.read_some(out);
     if (!r || r->bytes > 0) return r;
-    s.request_notify(vchan_wire::notify_write);
+    s.request_notify(vchan::notify_write);
     return s.read_some(out);
   };
 }
-write_fn quiet_writer(vchan_wire::stream& s) {
+write_fn quiet_writer(vchan::stream& s) {
   return [&s](std::span<const std::byte> in) -> result<transfer> {
     auto w = s.write_some(in);
     if (!w || w->bytes > 0) return w;
-    s.request_notify(vchan_wire::notify_read);
+    s.request_notify(vchan::notify_read);
     return s.write_some(in);
   };
 }
@@ -142,19 +142,19 @@ enum class vchan_path { libxenvchan, quiet };
 
 void vchan_both_ways(std::size_t left_min, std::size_t right_min, vchan_path path = vchan_path::libxenvchan) {
   aligned_page control;
-  auto plan = vchan_wire::server_plan(left_min, right_min).value();
+  auto plan = vchan::server_plan(left_min, right_min).value();
   std::vector<grant_ref_t> refs(plan.grant_count());
-  ring_test::must(vchan_wire::init_control_page(control.bytes(), plan, refs));
+  ring_test::must(vchan::init_control_page(control.bytes(), plan, refs));
   // Granted rings live in their own pages here; in-page ones inside the control page.
   aligned_page left_pages(std::max<std::size_t>(plan.left.bytes(), 4096));
   aligned_page right_pages(std::max<std::size_t>(plan.right.bytes(), 4096));
-  auto left = plan.left.in_page() ? vchan_wire::in_page_ring(control.bytes(), plan.left)
+  auto left = plan.left.in_page() ? vchan::in_page_ring(control.bytes(), plan.left)
                                   : left_pages.bytes().first(plan.left.bytes());
-  auto right = plan.right.in_page() ? vchan_wire::in_page_ring(control.bytes(), plan.right)
+  auto right = plan.right.in_page() ? vchan::in_page_ring(control.bytes(), plan.right)
                                     : right_pages.bytes().first(plan.right.bytes());
-  auto server = vchan_wire::stream::attach(vchan_wire::role::server, control.bytes(), {left, right}).value();
-  auto client = vchan_wire::stream::attach(vchan_wire::role::client, control.bytes(), {left, right}).value();
-  client.set_live(vchan_wire::live::connected);
+  auto server = vchan::stream::attach(vchan::role::server, control.bytes(), {left, right}).value();
+  auto client = vchan::stream::attach(vchan::role::client, control.bytes(), {left, right}).value();
+  client.set_live(vchan::live::connected);
   const bool quiet = path == vchan_path::quiet;
   const write_fn server_write = quiet ? quiet_writer(server) : [&](auto b) { return server.write(b); };
   const read_fn server_read = quiet ? quiet_reader(server) : [&](auto b) { return server.read(b); };
@@ -169,7 +169,7 @@ void vchan_both_ways(std::size_t left_min, std::size_t right_min, vchan_path pat
   c.join();
   EXPECT_EQ(server_result, "");
   EXPECT_EQ(client_result, "");
-  EXPECT_EQ(server.peer_live(), vchan_wire::live::connected);
+  EXPECT_EQ(server.peer_live(), vchan::live::connected);
 }
 
 TEST(ThreadedRing, VchanInPageRingsBothWays) { vchan_both_ways(1024, 2048); }

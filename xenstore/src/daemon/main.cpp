@@ -1,5 +1,5 @@
 // xenwire-xenstored: the daemon binary. Logs go to stderr through spdlog; the loop and the core
-// live in the xenwire::xenstored library.
+// live in the xenwire::xenstore_daemon library.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 

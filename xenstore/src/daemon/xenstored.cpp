@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "daemon/ring_connection.hpp"
+#include "daemon/ring_host.hpp"
 #include "daemon/socket_connection.hpp"
 #include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_listener.hpp"

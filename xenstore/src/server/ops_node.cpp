@@ -140,7 +140,7 @@ handled core_impl::op_directory(connection& c, const header& h, transaction* tx,
   auto n = checked_node(*this, c, tx, path->path, perm::read);
   if (!n) return xs_fail(n.error());
   const child_map& kids = (*n)->children();
-  if (kids.name_bytes() > xs::payload_max) return xs_fail(xs_error::e2big);
+  if (kids.name_bytes() > xenstore::payload_max) return xs_fail(xs_error::e2big);
   std::string buf = c.out.take_buffer();
   message_writer w(buf, h.type, h.req_id, h.tx_id);
   for (auto cur = kids.begin(); !cur.done(); cur.next()) w.arg(cur.name());
@@ -161,7 +161,7 @@ handled core_impl::op_directory_part(connection& c, const header& h, transaction
   const child_map& kids = (*n)->children();
   // The reply carries as many whole names from `offset` as fit, then "\0" once the list ends.
   std::string list;
-  const std::size_t room = xs::payload_max - 24;  // "gencnt\0" + final "\0"
+  const std::size_t room = xenstore::payload_max - 24;  // "gencnt\0" + final "\0"
   bool complete = true;
   for (auto cur = kids.from_byte_offset(r.offset); !cur.done(); cur.next()) {
     if (list.size() + cur.name().size() + 1 > room) {
@@ -230,7 +230,7 @@ handled core_impl::op_set_perms(connection& c, const header& h, transaction* tx,
   // A DOMID_ANY entry from a domain that has not the DOMID_ANY feature is kept but ignored (C's
   // domain_alloc_permrefs); an ignored owner is refused with ENOENT, as C does.
   node_perms perms = r.perms;
-  const bool any_allowed = feature_enabled(c, xs::feature::domid_any);
+  const bool any_allowed = feature_enabled(c, xenstore::feature::domid_any);
   for (perm_entry& e : perms) e.ignored = e.domid == domid_any && !any_allowed;
   if (perms.front().ignored) return xs_fail(xs_error::enoent);
   auto path = resolve(c, r.path, /*allow_special=*/true);

@@ -14,7 +14,7 @@ std::size_t relative_prefix(domid_t domid) { return domain_home(domid).size() + 
 handled core_impl::op_watch(connection& c, const header& h, const req::watch& r, time_point now) {
   int depth = -1;
   if (r.depth) {
-    if (!feature_enabled(c, xs::feature::watch_depth)) return xs_fail(xs_error::einval);
+    if (!feature_enabled(c, xenstore::feature::watch_depth)) return xs_fail(xs_error::einval);
     if (*r.depth > static_cast<std::uint32_t>(INT32_MAX)) return xs_fail(xs_error::einval);
     depth = static_cast<int>(*r.depth);
   }

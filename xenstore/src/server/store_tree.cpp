@@ -77,7 +77,7 @@ bool valid_name(std::string_view name) noexcept {
 }
 
 xs_result<std::vector<std::string_view>> split(std::string_view path) {
-  if (path.empty() || path.front() != '/' || path.size() > xs::abs_path_max) return xs_fail(xs_error::einval);
+  if (path.empty() || path.front() != '/' || path.size() > xenstore::abs_path_max) return xs_fail(xs_error::einval);
   std::vector<std::string_view> comps;
   if (path.size() == 1) return comps;
   std::size_t start = 1;

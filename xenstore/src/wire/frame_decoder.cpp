@@ -28,7 +28,7 @@ result<std::optional<message_view>> frame_decoder::next_bytes(const char*& p, st
     n -= take;
     if (have_ == header_size) {
       std::memcpy(&h, buf_.data(), header_size);
-      if (h.len > xs::payload_max) {
+      if (h.len > xenstore::payload_max) {
         failed_ = true;  // the peer is hostile or broken: the connection must go (docs/misc/xenstore.txt)
         return fail(errc::protocol_error);
       }

@@ -20,7 +20,7 @@ message_writer::~message_writer() { (void)finish(); }
 
 // Once over the limit the message is doomed: nothing more is appended (inputs may be huge).
 bool message_writer::fits(std::size_t more) noexcept {
-  if (!overflow_ && more > xs::payload_max - payload_size()) overflow_ = true;
+  if (!overflow_ && more > xenstore::payload_max - payload_size()) overflow_ = true;
   return !overflow_;
 }
 
@@ -62,14 +62,14 @@ xs_result<void> message_writer::finish() {
 }
 
 xs_result<void> encode(std::string& out, const header& h, std::string_view payload) {
-  if (payload.size() > xs::payload_max) return xs_fail(xs_error::e2big);
+  if (payload.size() > xenstore::payload_max) return xs_fail(xs_error::e2big);
   message_writer w(out, h.type, h.req_id, h.tx_id);
   w.raw(payload);
   return w.finish();
 }
 
 xs_result<std::size_t> encode_to(std::span<std::byte> out, const header& h, std::string_view payload) {
-  if (payload.size() > xs::payload_max) return xs_fail(xs_error::e2big);
+  if (payload.size() > xenstore::payload_max) return xs_fail(xs_error::e2big);
   const std::size_t total = header_size + payload.size();
   if (out.size() < total) return xs_fail(xs_error::e2big);
   header full = h;

@@ -15,7 +15,7 @@ bool is_valid_path_syntax(std::string_view p) noexcept {
 }
 
 bool is_valid_absolute_path(std::string_view p) noexcept {
-  return !p.empty() && p.front() == '/' && p.size() <= xs::abs_path_max && is_valid_path_syntax(p);
+  return !p.empty() && p.front() == '/' && p.size() <= xenstore::abs_path_max && is_valid_path_syntax(p);
 }
 
 std::optional<special_path> parse_special_path(std::string_view p) noexcept {
@@ -65,7 +65,7 @@ xs_result<resolved_path> resolve_path(std::string_view sent, const resolve_optio
   // Reject before building anything: lengths are checked on the sent form first, so a hostile
   // size never reaches an allocation or a narrower integer (XSA-420).
   const bool relative = sent.front() != '/';
-  if (sent.size() > (relative ? xs::rel_path_max : xs::abs_path_max)) return xs_fail(einval);
+  if (sent.size() > (relative ? xenstore::rel_path_max : xenstore::abs_path_max)) return xs_fail(einval);
   if (!is_valid_path_syntax(sent)) return xs_fail(einval);
   resolved_path out{{}, relative, std::nullopt};
   if (relative) {
@@ -76,7 +76,7 @@ xs_result<resolved_path> resolve_path(std::string_view sent, const resolve_optio
     out.path.assign(sent);
   }
   // After prefixing (XSA-323): the absolute limit, then the quota on what is left of the home prefix.
-  if (out.path.size() > xs::abs_path_max) return xs_fail(einval);
+  if (out.path.size() > xenstore::abs_path_max) return xs_fail(einval);
   if (opt.path_quota != 0 && quota_path_length(out.path) > opt.path_quota) return xs_fail(einval);
   return out;
 }

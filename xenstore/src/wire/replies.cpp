@@ -65,7 +65,7 @@ xs_result<void> write_directory_part_reply(std::string& out, const header& reque
   }
   // Whole names from `offset` while they fit, keeping one byte for the final empty string.
   const std::string_view rest = children.substr(offset);
-  const std::size_t room = xs::payload_max - w.payload_size() - 1;
+  const std::size_t room = xenstore::payload_max - w.payload_size() - 1;
   std::size_t len = 0;
   while (len < rest.size()) {
     const std::size_t name_len = rest.find('\0', len) - len + 1;

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace xenwire::vchan_wire {
+namespace xenwire::vchan {
 
 struct ring_shared {
   std::uint32_t cons, prod;
@@ -51,4 +51,4 @@ constexpr std::size_t ring_pages(unsigned order) noexcept {
   return order < page_order ? 0 : std::size_t{1} << (order - page_order);
 }
 
-}  // namespace xenwire::vchan_wire
+}  // namespace xenwire::vchan

@@ -15,7 +15,7 @@
 #include "xenwire/ring/transport.hpp"
 #include "xenwire/ring/vchan_layout.hpp"
 
-namespace xenwire::vchan_wire {
+namespace xenwire::vchan {
 
 struct ring_place {
   unsigned order = 0;
@@ -56,4 +56,4 @@ result<void> init_control_page(std::span<std::byte> control_page, const page_pla
 // The data area of an in-page ring inside the control page.
 std::span<std::byte> in_page_ring(std::span<std::byte> control_page, const ring_place& ring) noexcept;
 
-}  // namespace xenwire::vchan_wire
+}  // namespace xenwire::vchan

@@ -18,7 +18,7 @@
 #include "xenwire/base/error.hpp"
 #include "xenwire/ring/vchan_layout.hpp"
 
-namespace xenwire::vchan_wire {
+namespace xenwire::vchan {
 
 enum class role : std::uint8_t { server, client };
 
@@ -107,4 +107,4 @@ class stream {
   byte_ring_producer write_;
 };
 
-}  // namespace xenwire::vchan_wire
+}  // namespace xenwire::vchan

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace xenwire::xs {
+namespace xenwire::xenstore {
 
 inline constexpr std::uint32_t ring_size = 1024;  // XENSTORE_RING_SIZE
 inline constexpr std::uint32_t payload_max = 4096;  // XENSTORE_PAYLOAD_MAX
@@ -46,4 +46,4 @@ static_assert(offsetof(domain_interface, evtchn_port) == 2076);
 static_assert(sizeof(domain_interface) == 2080);
 static_assert((ring_size & (ring_size - 1)) == 0, "indices are masked, so the size is a power of two");
 
-}  // namespace xenwire::xs
+}  // namespace xenwire::xenstore

@@ -1,4 +1,4 @@
-// The two ends of the Xenstore ring page (xs::domain_interface, docs/misc/xenstore-ring.txt) as
+// The two ends of the Xenstore ring page (xenstore::domain_interface, docs/misc/xenstore-ring.txt) as
 // sans-I/O state machines over the raw page. `transfer::notify` / `must notify` results tell the
 // caller when to signal the event channel; nothing here touches the seam.
 //
@@ -15,7 +15,7 @@
 #include "xenwire/base/error.hpp"
 #include "xenwire/ring/xenstore_layout.hpp"
 
-namespace xenwire::xs {
+namespace xenwire::xenstore {
 
 // The error a non-zero `error` field means to us: ringidx → ring_corrupt, proto → protocol_error,
 // anything else (comm, values added later) → peer_closed.
@@ -91,4 +91,4 @@ class server_ring {
   ring_error stopped_ = ring_error::none;
 };
 
-}  // namespace xenwire::xs
+}  // namespace xenwire::xenstore

@@ -29,6 +29,7 @@
 
 #include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
+#include "xenwire/ring/vchan_ring.hpp"
 #include "xenwire/vchan/rendezvous.hpp"
 
 namespace xenwire::vchan {
@@ -73,7 +74,8 @@ enum class status : std::uint8_t {
 };
 const char* to_string(status s) noexcept;
 
-enum class side : std::uint8_t { server, client };
+// Which end an endpoint is: the same fact the rings are laid out by (ring/vchan_ring.hpp).
+using side = role;
 
 class endpoint {
  public:

@@ -2,7 +2,7 @@
 // length limits and quota, the special watch paths, and tree relations.
 //
 // Syntax (docs/misc/xenstore.txt): characters [A-Za-z0-9-/_@], no "//", no trailing '/' except
-// the root "/", not empty. Absolute paths <= xs::abs_path_max; relative paths <= xs::rel_path_max,
+// the root "/", not empty. Absolute paths <= xenstore::abs_path_max; relative paths <= xenstore::rel_path_max,
 // resolved under "/local/domain/<domid>/".
 #pragma once
 

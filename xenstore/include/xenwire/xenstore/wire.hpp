@@ -74,7 +74,7 @@ static_assert(offsetof(header, type) == 0 && offsetof(header, req_id) == 4);
 static_assert(offsetof(header, tx_id) == 8 && offsetof(header, len) == 12);
 
 inline constexpr std::size_t header_size = sizeof(header);
-inline constexpr std::size_t frame_max = header_size + xs::payload_max;
+inline constexpr std::size_t frame_max = header_size + xenstore::payload_max;
 
 // A decoded message whose payload points into the decoder's buffer (valid until its next call).
 struct message_view {

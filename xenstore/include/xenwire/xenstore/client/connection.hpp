@@ -44,7 +44,7 @@ result<std::unique_ptr<client_connection>> open_xenbus_device(const std::string&
 // device exists, the device.
 result<std::unique_ptr<client_connection>> connect_default();
 
-// A guest's Xenstore ring: the page (xs::domain_interface) shared with the server and the event
+// A guest's Xenstore ring: the page (xenstore::domain_interface) shared with the server and the event
 // channel bound for it. A server that sets the page's error field stops the connection with
 // to_error_code(error) (ring_corrupt for RINGIDX, protocol_error for PROTO, peer_closed for COMM).
 // `keep_alive` owns whatever keeps `page` mapped (e.g. the shared_pages); may be null.

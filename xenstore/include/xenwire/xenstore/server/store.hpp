@@ -2,7 +2,7 @@
 // generation counter, and per-domain accounting kept incrementally. Pure: no I/O, no clocks.
 //
 // Paths are canonical absolute paths ("/" or "/a/b", characters [A-Za-z0-9-_@], at most
-// xs::abs_path_max bytes); anything else is EINVAL. Permission checks are the caller's: the store
+// xenstore::abs_path_max bytes); anything else is EINVAL. Permission checks are the caller's: the store
 // only applies what it is told, and reports what changed.
 //
 // Every mutating operation comes in two steps, plan_*() then apply(), so the quota layer can look

@@ -1,4 +1,4 @@
-#include "daemon/ring_connection.hpp"
+#include "daemon/ring_host.hpp"
 
 #include <sys/epoll.h>
 
@@ -20,9 +20,9 @@ struct ring_host::ring_conn {
   conn_id id;
   evtchn_port_t port;  // our local end
   std::unique_ptr<mapped_pages> page;
-  xs::server_ring ring;
+  xenstore::server_ring ring;
   // Input read off the ring that the core has not taken yet: at most one ring's worth.
-  std::array<std::byte, xs::ring_size> pending{};
+  std::array<std::byte, xenstore::ring_size> pending{};
   std::size_t pending_off = 0;
   std::size_t pending_len = 0;
   bool must_notify = false;
@@ -59,14 +59,14 @@ void ring_host::introduce(const effect::introduce_domain& in, time_point now) {
     say_(log_level::warn, "INTRODUCE domain " + std::to_string(domid) + ": mapping its page: " + page.error().message());
     return refuse(page.error());
   }
-  auto ring = xs::server_ring::attach((*page)->bytes(), core_.config().ring_features);
+  auto ring = xenstore::server_ring::attach((*page)->bytes(), core_.config().ring_features);
   if (!ring) return refuse(ring.error());
   // Xen 4.21+ (xs_wire.h): a non-zero evtchn_port in the page, filled in by Xen for dom0less and
   // Hyperlaunch domains, is the domain's port to bind, in place of INTRODUCE's (C xenstored's
   // introduce_domain). Read once; a guest can only name one of its own ports.
   evtchn_port_t remote_port = in.port;
   {
-    auto* iface = static_cast<xs::domain_interface*>(static_cast<void*>((*page)->bytes().data()));
+    auto* iface = static_cast<xenstore::domain_interface*>(static_cast<void*>((*page)->bytes().data()));
     const std::uint32_t page_port = std::atomic_ref<std::uint32_t>(iface->evtchn_port).load(std::memory_order_acquire);
     if (page_port != 0) remote_port = page_port;
   }
@@ -119,7 +119,7 @@ void ring_host::drop(conn_id conn, drop_reason why, time_point now) {
   if (auto it = rings_.find(conn); it != rings_.end()) {
     ring_conn& rc = *it->second;
     if (why == drop_reason::protocol_error) {
-      rc.ring.stop(xs::ring_error::proto);
+      rc.ring.stop(xenstore::ring_error::proto);
       if (evtchn_) (void)evtchn_->notify(rc.port);
     }
     say_(why == drop_reason::released ? log_level::info : log_level::warn,
@@ -169,8 +169,8 @@ void ring_host::on_events(time_point now) {
 void ring_host::fail_ring(ring_conn& rc, std::error_code why, time_point now) {
   // server_ring already wrote error = RINGIDX for corrupt indices; the core refusing the input is
   // a protocol violation (PROTO); anything else stops the ring as COMM.
-  if (rc.ring.stopped() == xs::ring_error::none)
-    rc.ring.stop(why == errc::protocol_error ? xs::ring_error::proto : xs::ring_error::comm);
+  if (rc.ring.stopped() == xenstore::ring_error::none)
+    rc.ring.stop(why == errc::protocol_error ? xenstore::ring_error::proto : xenstore::ring_error::comm);
   if (evtchn_) (void)evtchn_->notify(rc.port);
   say_(log_level::warn, "dropping " + who(rc.domid, rc.id) + ": " + why.message());
   const conn_id id = rc.id;
