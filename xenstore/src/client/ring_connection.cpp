@@ -24,7 +24,7 @@ constexpr auto reconnect_timeout = 10s;
 
 class ring_connection final : public client_connection {
  public:
-  ring_connection(xs::guest_ring ring, std::unique_ptr<event_channel> events, evtchn_port_t port,
+  ring_connection(xenstore::guest_ring ring, std::unique_ptr<event_channel> events, evtchn_port_t port,
                   std::shared_ptr<void> keep_alive) noexcept
       : ring_(ring), events_(std::move(events)), port_(port), keep_alive_(std::move(keep_alive)) {}
 
@@ -107,9 +107,16 @@ class ring_connection final : public client_connection {
       cv_.notify_all();
       if (!r && r.error() != errc::timed_out) return fail(r.error());
       if (!st) return fail(st.error());
-      if (*st == port_state::peer_closed) return fail(errc::peer_closed);
+      if (*st == port_state::peer_closed) return fail(closed_reason());
     }
     return {};
+  }
+
+  // A server that stops serving a ring writes why into the page before it closes the port (the
+  // close orders the two), so a closed port with an error in the page reports that error.
+  std::error_code closed_reason() const noexcept {
+    const auto why = ring_.server_error();
+    return why == xenstore::ring_error::none ? make_error_code(errc::peer_closed) : xenstore::to_error_code(why);
   }
 
   std::mutex mu_;
@@ -117,7 +124,7 @@ class ring_connection final : public client_connection {
   std::uint64_t gen_ = 0;
   bool polling_ = false;
   bool closed_ = false;
-  xs::guest_ring ring_;
+  xenstore::guest_ring ring_;
   std::unique_ptr<event_channel> events_;
   evtchn_port_t port_;
   std::shared_ptr<void> keep_alive_;
@@ -128,11 +135,11 @@ class ring_connection final : public client_connection {
 result<std::unique_ptr<client_connection>> connect_ring(std::span<std::byte> page, std::unique_ptr<event_channel> events,
                                                         evtchn_port_t port, std::shared_ptr<void> keep_alive) {
   if (!events) return fail(errc::invalid_argument);
-  auto ring = xs::guest_ring::attach(page);
+  auto ring = xenstore::guest_ring::attach(page);
   if (!ring) return fail(ring.error());
   // Xen 4.21+: for dom0less/Hyperlaunch domains Xen writes the domain's Xenstore port into the page
   // (evtchn_port); when non-zero it is the port, so a caller that does not know it may pass 0.
-  auto* iface = static_cast<xs::domain_interface*>(static_cast<void*>(page.data()));
+  auto* iface = static_cast<xenstore::domain_interface*>(static_cast<void*>(page.data()));
   if (const std::uint32_t in_page = std::atomic_ref<std::uint32_t>(iface->evtchn_port).load(std::memory_order_acquire))
     port = in_page;
   if (port == 0) return fail(errc::invalid_argument);
