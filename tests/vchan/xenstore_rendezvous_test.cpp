@@ -12,6 +12,7 @@
 #include "vchan_test_support.hpp"
 #include "xenwire/vchan/xenstore_rendezvous.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
+#include "xenwire/xenstore/path.hpp"
 
 namespace xenwire::vchan {
 namespace {
@@ -39,7 +40,7 @@ class XenstoreRendezvous : public ::testing::Test {
     dom0_ = open((dir_ / "socket").string());
     // Each guest's home, owned by itself (what the toolstack does).
     for (domid_t d : {server_dom, client_dom, other_dom}) {
-      const auto home = "/local/domain/" + std::to_string(d);
+      const auto home = xs::domain_home(d);
       ASSERT_TRUE(dom0_.write(home, ""));
       ASSERT_TRUE(dom0_.set_perms(home, {{d, xs::perm::none}}));
     }

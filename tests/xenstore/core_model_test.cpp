@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core_harness.hpp"
+#include "xenwire/xenstore/path.hpp"
 
 namespace xenwire::xenstore::testing {
 namespace {
@@ -239,7 +240,7 @@ struct outcome {
 std::string resolve(int conn, const std::string& p) {
   if (p[0] == '/') return p;
   int domid = conn == 0 ? 0 : (conn == 1 ? 5 : 6);
-  return "/local/domain/" + std::to_string(domid) + "/" + p;
+  return domain_home(static_cast<domid_t>(domid)) + "/" + p;
 }
 
 // Runs one command on the model.

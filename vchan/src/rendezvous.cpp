@@ -2,10 +2,12 @@
 
 #include <charconv>
 
+#include "xenwire/xenstore/path.hpp"
+
 namespace xenwire::vchan {
 
 std::string default_path(domid_t server, domid_t client, std::string_view port) {
-  std::string path = "/local/domain/" + std::to_string(server) + "/data/vchan/" + std::to_string(client) + "/";
+  std::string path = xenstore::domain_home(server) + "/data/vchan/" + std::to_string(client) + "/";
   path += port;
   return path;
 }
