@@ -2,11 +2,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <poll.h>
 
 #include <memory>
 #include <system_error>
 
+#include "poll_support.hpp"
 #include "xenwire/sim/host.hpp"
 
 namespace xenwire::sim::test_support {
@@ -17,10 +17,7 @@ std::error_code error_of(const result<T>& r) {
   return r ? std::error_code{} : r.error();
 }
 
-inline bool readable(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
-}
+using xenwire::test_support::readable;
 
 // A connected event channel between two handles; the binder's initial pending event is drained.
 struct channel {

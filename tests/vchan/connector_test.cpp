@@ -1,11 +1,11 @@
 // connector and connect_wait over the simulator with the in-memory rendezvous: waiting for the
 // server's keys without blocking, skipping a dead server's stale keys, the blocking helper's timeout.
-#include <poll.h>
 
 #include <gtest/gtest.h>
 
 #include <optional>
 
+#include "poll_support.hpp"
 #include "vchan_test_support.hpp"
 
 namespace xenwire::vchan {
@@ -14,10 +14,7 @@ namespace {
 using namespace testing;
 using namespace std::chrono_literals;
 
-bool readable(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1;
-}
+using xenwire::test_support::readable;
 
 TEST(VchanEndpoint, ConnectorWaitsForKeysWithoutBlocking) {
   two_domains d;

@@ -1,10 +1,10 @@
 // Endpoint behaviour over the simulator with the in-memory rendezvous: setup, stream and packet I/O
 // in both modes, liveness, close, persistent servers. (Asynchronous connect: connector_test.cpp.)
-#include <poll.h>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "poll_support.hpp"
 #include "vchan_test_support.hpp"
 
 namespace xenwire::vchan {
@@ -13,10 +13,7 @@ namespace {
 using namespace testing;
 using namespace std::chrono_literals;
 
-bool readable(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1;
-}
+using xenwire::test_support::readable;
 
 TEST(VchanEndpoint, ServerPublishesAndWaitsClientConnects) {
   two_domains d;

@@ -1,8 +1,8 @@
 // A watch's bounded queue on its own (no daemon): order, overflow markers, limits (XSA-349).
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <rapidcheck/gtest.h>
 
+#include "poll_support.hpp"
 #include "../../xenstore/src/client/client_core.hpp"
 
 namespace xs = xenwire::xenstore;
@@ -51,10 +51,7 @@ TEST(WatchQueue, EndedQueueDrainsThenFails) {
   EXPECT_TRUE(w.next(10ms).error().is(xenwire::errc::peer_closed));
 }
 
-bool readable(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
-}
+using xenwire::test_support::readable;
 
 TEST(WatchQueue, FdIsReadableExactlyWhileSomethingWaits) {
   xs::detail::watch_state w("/a", "t", std::nullopt, 1);
