@@ -129,8 +129,8 @@ double vchan_rate(std::size_t left_min, std::size_t right_min, bool client_write
     return p.in_page() ? vchan::in_page_ring(page, p) : own->bytes().first(p.bytes());
   };
   auto server = must(vchan::stream::attach(vchan::role::server, control->bytes(),
-                                                ring_of(control->bytes(), plan.left, left_pages.get()),
-                                                ring_of(control->bytes(), plan.right, right_pages.get())),
+                                           {ring_of(control->bytes(), plan.left, left_pages.get()),
+                                            ring_of(control->bytes(), plan.right, right_pages.get())}),
                      "server attach");
 
   // The client side: map what the server granted, validating the page as a hostile one.
@@ -144,10 +144,10 @@ double vchan_rate(std::size_t left_min, std::size_t right_min, bool client_write
     out = must(d.t1->grants().map(0, ring_refs, a), "map ring");
     return out->bytes().first(p.bytes());
   };
-  auto client_write = map_ring(peer_plan.left, left_map, access::read_write);
-  auto client_read = map_ring(peer_plan.right, right_map, access::read_only);
-  auto client = must(vchan::stream::attach(vchan::role::client, ctl_map->bytes(), client_read, client_write),
-                     "client attach");
+  // The client writes the left ring and reads the right one, read-only.
+  const vchan::ring_data client_rings{map_ring(peer_plan.left, left_map, access::read_write),
+                                      map_ring(peer_plan.right, right_map, access::read_only)};
+  auto client = must(vchan::stream::attach(vchan::role::client, ctl_map->bytes(), client_rings), "client attach");
   client.set_live(vchan::live::connected);
 
   vchan::stream& w = client_writes ? client : server;

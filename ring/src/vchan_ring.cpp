@@ -15,11 +15,12 @@ stream::stream(role who, interface* page, byte_ring_consumer r, byte_ring_produc
       write_(w) {}
 
 result<stream> stream::attach(role who, std::span<std::byte> control_page, ring_data rings) noexcept {
-  return attach(who, control_page, read_side(who, rings.left, rings.right), write_side(who, rings.left, rings.right));
+  return attach_picked(who, control_page, read_side(who, rings.left, rings.right),
+                       write_side(who, rings.left, rings.right));
 }
 
-result<stream> stream::attach(role who, std::span<std::byte> control_page, std::span<std::byte> read_ring,
-                              std::span<std::byte> write_ring) noexcept {
+result<stream> stream::attach_picked(role who, std::span<std::byte> control_page, std::span<std::byte> read_ring,
+                                     std::span<std::byte> write_ring) noexcept {
   if (control_page.size() < page_size) return fail(errc::invalid_argument);
   if (reinterpret_cast<std::uintptr_t>(control_page.data()) % alignof(interface) != 0) {
     return fail(errc::invalid_argument);

@@ -46,10 +46,6 @@ class stream {
   // `control_page`: the mapped/shared control page (≥ 4096 bytes, its indices already set up).
   // The ring this role reads may be a read-only mapping.
   static result<stream> attach(role who, std::span<std::byte> control_page, ring_data rings) noexcept;
-  // The same with this role's rings already picked (read_ring = read_side(who, left, right)).
-  // Prefer the overload above, which picks them itself.
-  static result<stream> attach(role who, std::span<std::byte> control_page, std::span<std::byte> read_ring,
-                               std::span<std::byte> write_ring) noexcept;
 
   // libxenvchan_read/_write, non-blocking: if fewer bytes are ready (free) than asked, first asks
   // the peer to signal us on its next write (read), then copies what there is.
@@ -96,6 +92,8 @@ class stream {
 
  private:
   stream(role who, interface* page, byte_ring_consumer r, byte_ring_producer w) noexcept;
+  static result<stream> attach_picked(role who, std::span<std::byte> control_page, std::span<std::byte> read_ring,
+                                      std::span<std::byte> write_ring) noexcept;
 
   role role_;
   // This role's bytes of the control page, picked once at attach.
