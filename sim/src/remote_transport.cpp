@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -22,14 +24,30 @@ namespace xenwire::sim {
 namespace w = detail::wire;
 using detail::remote_connection;
 
+namespace {
+// testing::die_at_request: the request to die at (~0: never), and when.
+std::atomic<std::uint64_t> die_at{~std::uint64_t{0}};
+std::atomic<bool> die_after_send{false};
+std::atomic<std::uint64_t> requests_sent{0};
+}  // namespace
+
+void testing::die_at_request(std::uint64_t n, bool after_send) noexcept {
+  die_after_send.store(after_send, std::memory_order_relaxed);
+  requests_sent.store(0, std::memory_order_relaxed);
+  die_at.store(n, std::memory_order_relaxed);
+}
+
 namespace detail {
 
 result<call_result> remote_connection::call(wire::request rq, std::span<const std::uint32_t> refs) {
   rq.count = static_cast<std::uint32_t>(refs.size());
   std::lock_guard lock(mutex_);
+  const bool dies = requests_sent.fetch_add(1, std::memory_order_relaxed) == die_at.load(std::memory_order_relaxed);
+  if (dies && !die_after_send.load(std::memory_order_relaxed)) ::raise(SIGKILL);
   if (auto s = wire::send_message(sock_.get(), std::as_bytes(std::span(&rq, 1)), std::as_bytes(refs), {}); !s) {
     return fail(s.error());
   }
+  if (dies) ::raise(SIGKILL);
   auto m = wire::receive_message(sock_.get());
   if (!m) return fail(m.error());
   call_result out;

@@ -105,4 +105,11 @@ class remote_transport final : public xenwire::transport {
   std::unique_ptr<grant_table> grants_;
 };
 
+// Fault injection for tests of process death: this process SIGKILLs itself at its n-th request
+// to a host (counting every request of every connection from 0), just before sending it or just
+// after. Meant for a forked child; off by default.
+namespace testing {
+void die_at_request(std::uint64_t n, bool after_send) noexcept;
+}
+
 }  // namespace xenwire::sim
