@@ -542,6 +542,9 @@ result<std::unique_ptr<host_server>> host_server::start(host_server_options opts
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     return fail(errno == EWOULDBLOCK ? std::error_code(EBUSY, std::system_category()) : os_error());
   }
+  // The pid, for operators (and tests that crash the host on purpose).
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock.get(), 0) != 0 || ::write(lock.get(), pid.data(), pid.size()) < 0) return fail(os_error());
   p->lock_fd = std::move(lock);
   // Whatever a crashed run left under this name goes now: its sockets (below, and the
   // shared-memory object in use_shared_memory).

@@ -4,7 +4,7 @@
 //   run directory  $XENWIRE_RUN_DIR/NAME, else /run/xenwire/NAME as root,
 //                  else $XDG_RUNTIME_DIR/xenwire/NAME, else /tmp/xenwire-UID/NAME
 //   host.sock      the host's socket (domains connect here)
-//   host.lock      flock()ed by the running host: a lock nobody holds means a crashed run
+//   host.lock      flock()ed by the running host, holds its pid: a lock nobody holds means a crashed run
 //   host.log       the host's log when started in the background
 //   xenstored.sock dom0's xenstored socket (XENSTORED_PATH for the host's programs)
 //   /dev/shm/xenwire.NAME.pages   the granted pages (Boost.Interprocess shared memory object)
