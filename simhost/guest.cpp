@@ -1,11 +1,14 @@
 #include "guest.hpp"
 
+#include <csignal>
 #include <cstdio>
 
 #include "xenbus_paths.hpp"
 #include "xenwire/randomd/entropy.hpp"
 #include "xenwire/randomd/guest.hpp"
+#include "xenwire/sim/remote.hpp"
 #include "xenwire/testbed/simulated_host.hpp"
+#include "xenwire/xenstore/client/connection.hpp"
 #include "xenwire/xenstore/client/client.hpp"
 #include "xenwire/xenstore/client/helpers.hpp"
 
@@ -14,6 +17,38 @@ namespace xenwire::simhost {
 namespace {
 using namespace std::chrono_literals;
 }  // namespace
+
+guest_env in_process_env(sim::host& host, domid_t domid) {
+  guest_env env;
+  env.connect = [&host, domid]() -> xenstore::client_result<guest_env::connection> {
+    auto ring = testbed::connect_guest(host, domid, {.timeout = 5s});
+    if (!ring) return xenstore::client_fail(ring.error());
+    return guest_env::connection{std::move((*ring)->transport), std::move((*ring)->xs)};
+  };
+  env.crash = [&host, domid] { static_cast<void>(host.destroy_domain(domid)); };
+  return env;
+}
+
+guest_env own_process_env(domid_t domid) {
+  guest_env env;
+  env.connect = [domid]() -> xenstore::client_result<guest_env::connection> {
+    // This process is the domain: if it dies, the domain dies.
+    auto t = sim::remote_transport::connect({.socket = {}, .domid = domid, .mode = sim::membership::owner});
+    if (!t) return xenstore::client_fail(t.error());
+    auto ep = (*t)->take_xenstore();
+    if (!ep) return xenstore::client_fail(ep.error());
+    auto conn = xenstore::connect_ring(std::move(ep->page), std::move(ep->events), ep->port);
+    if (!conn) return xenstore::client_fail(conn.error());
+    auto c = xenstore::client::open(std::move(*conn), {.timeout = 5s});
+    if (!c) return xenstore::client_fail(c.error());
+    return guest_env::connection{std::move(*t), std::move(*c)};
+  };
+  env.crash = [] {
+    std::fflush(stdout);
+    ::raise(SIGKILL);
+  };
+  return env;
+}
 
 bool guest::fetch_entropy(bool& crashed) {
   const domid_t d = plan_.domid;
@@ -24,7 +59,7 @@ bool guest::fetch_entropy(bool& crashed) {
     killer = std::thread([this, d] {
       std::this_thread::sleep_for(std::chrono::milliseconds(plan_.crash_fetch_delay_ms));
       out_.line(d, "CRASH while fetching entropy (" + std::to_string(plan_.crash_fetch_delay_ms) + " ms in)");
-      (void)host_.destroy_domain(d);
+      env_.crash();
     });
   }
   randomd::fetch_stats fs;
@@ -54,8 +89,7 @@ void guest::run() {
   ok_ = work();
   done_.set_value();
   exit_.get_future().wait();
-  xs_.close();
-  transport_.reset();
+  close();
 }
 
 bool guest::work() {
@@ -66,10 +100,10 @@ bool guest::work() {
     return false;
   };
   // Its transport and a client over its own Xenstore ring (the page and port the toolstack gave it).
-  auto ring = testbed::connect_guest(host_, d, {.timeout = 5s});
+  auto ring = env_.connect();
   if (!ring) return fail_with("cannot connect over its ring: " + ring.error().message());
-  transport_ = std::move((*ring)->transport);
-  xs_ = std::move((*ring)->xs);
+  transport_ = std::move(ring->first);
+  xs_ = std::move(ring->second);
   xenstore::client& xs = xs_;
 
   // Relative paths resolve under our home, as for any guest.
@@ -107,7 +141,7 @@ bool guest::work() {
   for (unsigned round = 0; round < plan_.rounds; ++round) {
     if (plan_.crashes && !plan_.crash_while_fetching && round == plan_.crash_after) {
       out_.line(d, "CRASH (the simulator destroys the domain mid-run, after " + std::to_string(round) + " rounds)");
-      (void)host_.destroy_domain(d);
+      env_.crash();
       auto after = xs.read("domid");
       if (after) return fail_with("still talking to xenstored after death");
       return true;

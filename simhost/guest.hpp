@@ -3,19 +3,34 @@
 // read/write/transaction rounds. A guest chosen by the scenario crashes mid-way.
 #pragma once
 
+#include <functional>
 #include <future>
+#include <memory>
 #include <thread>
+#include <utility>
 
 #include "report.hpp"
 #include "scenario.hpp"
+#include "xenwire/ring/transport.hpp"
 #include "xenwire/sim/host.hpp"
 #include "xenwire/xenstore/client/client.hpp"
 
 namespace xenwire::simhost {
 
+// How a guest reaches its host, and how it dies: a thread of this process on the in-process
+// simulator (the host destroys the domain), or a process of its own on the cross-process host
+// (it SIGKILLs itself, and the host sees the process die).
+struct guest_env {
+  using connection = std::pair<std::unique_ptr<transport>, xenstore::client>;
+  std::function<xenstore::client_result<connection>()> connect;
+  std::function<void()> crash;
+};
+guest_env in_process_env(sim::host& host, domid_t domid);
+guest_env own_process_env(domid_t domid);
+
 class guest {
  public:
-  guest(sim::host& host, guest_plan plan, report& out) : host_(host), plan_(plan), out_(out) {}
+  guest(guest_env env, guest_plan plan, report& out) : env_(std::move(env)), plan_(plan), out_(out) {}
   ~guest() { join(); }
   guest(const guest&) = delete;
   guest& operator=(const guest&) = delete;
@@ -31,13 +46,19 @@ class guest {
   const guest_plan& plan() const { return plan_; }
   bool ok() const { return ok_; }  // after join()
 
+  // The guest's work on the calling thread (a guest process's main): true if it went as planned.
+  bool work();
+  void close() {
+    xs_.close();
+    transport_.reset();
+  }
+
  private:
   void run();
-  bool work();
   // Fetches the plan's entropy from randomd; false if the guest should stop here (crash or failure).
   bool fetch_entropy(bool& crashed);
 
-  sim::host& host_;
+  guest_env env_;
   guest_plan plan_;
   report& out_;
   std::thread thread_;
@@ -45,7 +66,7 @@ class guest {
   std::promise<void> exit_;
   bool ok_ = false;  // written by the guest's thread, read by ok() after join(): the join orders them
   // Held until let_exit(): a guest that drops its Xenstore connection looks dead to xenstored.
-  std::unique_ptr<sim::domain_transport> transport_;
+  std::unique_ptr<transport> transport_;
   xenstore::client xs_;
 };
 

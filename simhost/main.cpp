@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
+#include <string>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "guest.hpp"
+#include "guest_process.hpp"
 #include "report.hpp"
 #include "scenario.hpp"
 #include "toolstack.hpp"
@@ -51,6 +54,13 @@ int main(int argc, char** argv) {
   bool no_crash = false, quiet = false, no_entropy = false;
   std::size_t entropy_bytes = 4096;
   int verbose = 0;
+  bool processes = false;
+  int guest_process = -1;
+  std::int64_t clock_origin = -1;
+  app.add_flag("--processes", processes, "every guest is a process of its own on a cross-process host (sim::host_server); "
+                                         "the crashing one is killed with SIGKILL");
+  app.add_option("--guest-process", guest_process, "(internal) run as this guest's process")->group("");
+  app.add_option("--clock-origin", clock_origin, "(internal) the parent's start, for timestamps")->group("");
   app.add_option("-g,--guests", guests, "guest domains to run")->check(CLI::Range(1u, 200u));
   app.add_option("-r,--rounds", rounds, "work rounds per guest (about)")->check(CLI::Range(2u, 100000u));
   app.add_option("-s,--seed", seed, "scenario seed: the same seed replays the same scenario");
@@ -68,16 +78,26 @@ int main(int argc, char** argv) {
   auto log = spdlog::stderr_color_mt("xenstored");
   log->set_level(verbose >= 2 ? spdlog::level::debug : verbose == 1 ? spdlog::level::info : spdlog::level::warn);
 
-  simhost::report out(quiet);
   const auto plan = simhost::scenario::make(seed, guests, rounds, !no_crash, no_entropy ? 0 : entropy_bytes);
-  std::printf("xenwire-sim: seed %llu, %u guests, ~%u rounds each%s%s\n", static_cast<unsigned long long>(seed),
-              guests, rounds, no_crash ? "" : ", one crash",
+  if (guest_process >= 0) {  // we are one guest of a --processes run
+    const auto origin = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(clock_origin));
+    simhost::report gout(quiet, clock_origin >= 0 ? origin : std::chrono::steady_clock::now());
+    for (const auto& g : plan.guests) {
+      if (g.domid == guest_process) return simhost::run_guest_process(g, gout);
+    }
+    return 2;
+  }
+  simhost::report out(quiet);
+  std::printf("xenwire-sim: seed %llu, %u guests%s, ~%u rounds each%s%s\n", static_cast<unsigned long long>(seed),
+              guests, processes ? " (each its own process)" : "", rounds,
+              no_crash ? "" : processes ? ", one killed with SIGKILL" : ", one crash",
               no_entropy ? "" : (", " + std::to_string(entropy_bytes) + " bytes of entropy each").c_str());
 
   // The simulated host: dom0 runs xenwire's xenstored (its log through spdlog on stderr).
   testbed::host_options hopts;
   hopts.socket_path = socket_path;
   hopts.log = [log](xenstore::log_level l, std::string_view m) { log->log(to_spdlog(l), "{}", m); };
+  hopts.cross_process = processes;
   auto sim = testbed::simulated_host::create(std::move(hopts));
   if (!sim) {
     std::fprintf(stderr, "xenwire-sim: cannot start the simulated host (dom0, xenstored): %s\n",
@@ -114,29 +134,52 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "xenwire-sim: toolstack cannot connect\n");
       status = 1;
     }
-    std::vector<std::unique_ptr<simhost::guest>> running;
+    // The same scenario's arguments, for guest processes to draw the same plan.
+    std::vector<std::string> child_args = {
+        "--seed", std::to_string(seed), "--guests", std::to_string(guests), "--rounds", std::to_string(rounds),
+        "--entropy-bytes", std::to_string(entropy_bytes),
+        "--clock-origin", std::to_string(out.start().time_since_epoch().count())};
+    if (no_crash) child_args.push_back("--no-crash");
+    if (no_entropy) child_args.push_back("--no-entropy");
+    if (quiet) child_args.push_back("--quiet");
+    struct runner {  // a guest thread or a guest process, driven alike
+      std::shared_ptr<void> hold;
+      std::function<void()> wait_done, let_exit, join;
+      std::function<bool()> ok;
+      const simhost::guest_plan* plan;
+    };
+    std::vector<runner> running;
     for (const auto& g : plan.guests) {
       if (status != 0) break;
       if (!dom0_tools.build_domain(g)) {
         status = 1;
         break;
       }
-      running.push_back(std::make_unique<simhost::guest>(host.host(), g, out));
-      running.back()->start();
+      if (processes) {
+        auto p = std::make_shared<simhost::guest_process>(g, out, host.host_socket(), child_args);
+        p->start();
+        running.push_back({p, [p] { p->wait_done(); }, [p] { p->let_exit(); }, [p] { p->join(); },
+                           [p] { return p->ok(); }, &p->plan()});
+      } else {
+        auto t = std::make_shared<simhost::guest>(simhost::in_process_env(host.host(), g.domid), g, out);
+        t->start();
+        running.push_back({t, [t] { t->wait_done(); }, [t] { t->let_exit(); }, [t] { t->join(); },
+                           [t] { return t->ok(); }, &t->plan()});
+      }
     }
     for (auto& g : running) {
-      g->wait_done();
-      if (g->plan().crashes) {
-        if (!dom0_tools.wait_cleaned(g->plan().domid, 10s)) {
-          out.line(0, "domain " + std::to_string(g->plan().domid) + " was never cleaned up");
+      g.wait_done();
+      if (g.plan->crashes) {
+        if (!dom0_tools.wait_cleaned(g.plan->domid, 10s)) {
+          out.line(0, "domain " + std::to_string(g.plan->domid) + " was never cleaned up");
           out.failures++;
         }
       } else {
-        (void)dom0_tools.release_domain(g->plan().domid);
+        (void)dom0_tools.release_domain(g.plan->domid);
       }
-      g->let_exit();
-      g->join();
-      if (!g->ok()) status = 1;
+      g.let_exit();
+      g.join();
+      if (!g.ok()) status = 1;
     }
     if (hold > 0) {
       out.line(-1, "holding for " + std::to_string(hold) + " s: XENSTORED_PATH=" + socket_path + " xenstore-ls /");

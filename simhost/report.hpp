@@ -26,7 +26,9 @@ class counter {
 
 class report {
  public:
-  explicit report(bool quiet) : quiet_(quiet), start_(std::chrono::steady_clock::now()) {}
+  explicit report(bool quiet, std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now())
+      : quiet_(quiet), start_(start) {}
+  std::chrono::steady_clock::time_point start() const { return start_; }
 
   // One timestamped line: "[  0.123s] dom 3   connected over its xenstore ring".
   void line(int domid, const std::string& what) {

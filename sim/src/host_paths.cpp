@@ -27,11 +27,11 @@ bool valid_name(std::string_view name) {
 
 }  // namespace
 
-result<host_paths> paths_for(std::string_view name) {
+result<host_paths> paths_for(std::string_view name, const std::filesystem::path& root) {
   if (!valid_name(name)) return fail(errc::invalid_argument);
   host_paths p;
   p.name = name;
-  p.run_dir = run_root() / p.name;
+  p.run_dir = (root.empty() ? run_root() : root) / p.name;
   p.socket = p.run_dir / "host.sock";
   p.lock = p.run_dir / "host.lock";
   p.log = p.run_dir / "host.log";

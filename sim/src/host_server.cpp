@@ -530,7 +530,7 @@ host_server::~host_server() = default;
 detail::host_core& host_server::core_of(sim::host& h) noexcept { return *h.core_; }
 
 result<std::unique_ptr<host_server>> host_server::start(host_server_options opts, event_loop& loop) {
-  auto paths = paths_for(opts.name);
+  auto paths = paths_for(opts.name, opts.run_root);
   if (!paths) return fail(paths.error());
   auto p = std::make_unique<impl>(std::move(opts), loop);
   p->paths = *paths;

@@ -1,5 +1,9 @@
 #include "xenwire/testbed/simulated_host.hpp"
 
+#include "xenwire/base/event_loop.hpp"
+#include "xenwire/sim/host_server.hpp"
+#include "xenwire/sim/remote.hpp"
+
 #include <stdlib.h>
 
 #include <cerrno>
@@ -55,19 +59,59 @@ xenstore::client_result<std::unique_ptr<guest_domain>> connect_guest(sim::host& 
   return g;
 }
 
+struct simulated_host::served {
+  std::unique_ptr<event_loop> loop;
+  std::unique_ptr<sim::host_server> server;
+  std::thread thread;
+  void stop() {
+    if (!thread.joinable()) return;
+    loop->stop();
+    thread.join();
+  }
+  ~served() { stop(); }
+};
+
+simulated_host::simulated_host(host_options opts) : opts_(std::move(opts)) {}
+
+std::filesystem::path simulated_host::host_socket() const {
+  return served_ ? served_->server->paths().socket : std::filesystem::path{};
+}
+
 result<std::unique_ptr<simulated_host>> simulated_host::create(host_options opts) {
   std::unique_ptr<simulated_host> h(new simulated_host(std::move(opts)));
-  if (auto r = h->host_.create_domain(0); !r) return fail(r.error());
-  auto t = h->host_.transport(0);
-  if (!t) return fail(t.error());
-  h->dom0_transport_ = std::move(*t);
-  if (h->opts_.socket_path.empty()) {
+  if (h->opts_.socket_path.empty() || h->opts_.cross_process) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "xenwire-testbed-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) return fail(std::error_code(errno, std::system_category()));
     h->dir_ = tmpl;
-    h->socket_ = (h->dir_ / "socket").string();
+  }
+  h->socket_ = h->opts_.socket_path.empty() ? (h->dir_ / "socket").string() : h->opts_.socket_path;
+  if (h->opts_.cross_process) {
+    auto s = std::make_unique<served>();
+    auto loop = event_loop::create();
+    if (!loop) return fail(loop.error());
+    s->loop = std::move(*loop);
+    sim::host_server_options sopts;
+    sopts.name = "host";
+    sopts.run_root = h->dir_;
+    auto server = sim::host_server::start(sopts, *s->loop);
+    if (!server) return fail(server.error());
+    s->server = std::move(*server);
+    s->thread = std::thread([p = s.get()] {
+      while (!p->loop->stopping()) static_cast<void>(p->loop->run_once(std::chrono::milliseconds(-1)));
+    });
+    h->host_ = &s->server->host();
+    h->served_ = std::move(s);
+    auto t = sim::remote_transport::connect(
+        {.socket = h->host_socket(), .domid = 0, .mode = sim::membership::member});
+    if (!t) return fail(t.error());
+    h->dom0_transport_ = std::move(*t);
   } else {
-    h->socket_ = h->opts_.socket_path;
+    h->own_host_ = std::make_unique<sim::host>();
+    h->host_ = h->own_host_.get();
+    if (auto r = h->host_->create_domain(0); !r) return fail(r.error());
+    auto t = h->host_->transport(0);
+    if (!t) return fail(t.error());
+    h->dom0_transport_ = std::move(*t);
   }
   if (h->opts_.start_xenstored)
     if (auto r = h->start_xenstored(); !r) return fail(r.error());
@@ -110,16 +154,16 @@ xenstore::client_result<xenstore::client> simulated_host::connect(xenstore::clie
 xenstore::client_result<std::unique_ptr<guest_domain>> simulated_host::add_guest(domid_t d) {
   domain_spec spec;
   spec.domid = d;
-  if (auto built = build_domain(host_, toolstack_, spec); !built) return xenstore::client_fail(built.error());
-  return connect_guest(host_, d, opts_.clients);
+  if (auto built = build_domain(*host_, toolstack_, spec); !built) return xenstore::client_fail(built.error());
+  return connect_guest(*host_, d, opts_.clients);
 }
 
-result<void> simulated_host::crash(domid_t d) { return host_.destroy_domain(d); }
+result<void> simulated_host::crash(domid_t d) { return host_->destroy_domain(d); }
 
 xenstore::client_result<void> simulated_host::release(guest_domain& g) {
   g.xs.close();
   if (auto r = toolstack_.release(g.domid); !r) return r;
-  if (auto r = host_.destroy_domain(g.domid); !r) return xenstore::client_fail(r.error());
+  if (auto r = host_->destroy_domain(g.domid); !r) return xenstore::client_fail(r.error());
   return {};
 }
 
@@ -140,7 +184,8 @@ void simulated_host::shutdown() {
   down_ = true;
   (void)stop_xenstored();
   dom0_transport_.reset();
-  (void)host_.destroy_domain(0);
+  if (served_) served_->stop();  // the simulator itself stays, for check_clean()
+  (void)host_->destroy_domain(0);
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

@@ -29,7 +29,8 @@ struct host_paths {
 };
 
 // errc::invalid_argument unless NAME is 1..32 of [A-Za-z0-9_.-] and not "." or "..".
-result<host_paths> paths_for(std::string_view name);
+// `run_root` replaces the default root above when not empty.
+result<host_paths> paths_for(std::string_view name, const std::filesystem::path& run_root = {});
 // The socket a process connects to when none is given: $XENWIRE_HOST, else the "default" host's.
 std::filesystem::path default_host_socket();
 

@@ -15,6 +15,7 @@
 // crashed: its socket and shared-memory object are removed first. Destruction removes everything.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +35,7 @@ class host_core;
 
 struct host_server_options {
   std::string name = "default";
+  std::filesystem::path run_root;  // empty: host_paths' default ($XENWIRE_RUN_DIR, ...)
   host_options limits{};
   // What happened, one line each (connections, deaths, refused requests). Empty: dropped.
   std::function<void(std::string_view)> log;

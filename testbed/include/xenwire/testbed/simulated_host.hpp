@@ -66,6 +66,10 @@ struct host_options {
   xenstore::log_sink log;              // the daemon's log; empty: dropped
   bool start_xenstored = true;         // false: the caller calls start_xenstored()
   xenstore::client_options clients{.timeout = std::chrono::seconds(10)};  // dom0()'s and add_guest()'s
+  // Domains may be other processes: the host is a sim::host_server served from a thread (its files
+  // in the temporary directory), dom0 joins it as any process does, and a guest process joins with
+  // sim::remote_transport at host_socket(). host() is still the same simulator.
+  bool cross_process = false;
 };
 
 class simulated_host {
@@ -91,8 +95,10 @@ class simulated_host {
   // Orderly: the guest closes its connection, the toolstack RELEASEs it, the host destroys it.
   xenstore::client_result<void> release(guest_domain& g);
 
-  sim::host& host() noexcept { return host_; }
-  sim::domain_transport& dom0_transport() noexcept { return *dom0_transport_; }
+  sim::host& host() noexcept { return *host_; }
+  xenwire::transport& dom0_transport() noexcept { return *dom0_transport_; }
+  // With host_options::cross_process: the host's socket (XENWIRE_HOST for guest processes).
+  std::filesystem::path host_socket() const;
   xenstore::client& dom0() noexcept { return toolstack_; }  // the toolstack's connection
   const std::string& socket_path() const noexcept { return socket_; }
   // The temporary directory holding the socket (empty with host_options::socket_path).
@@ -105,12 +111,16 @@ class simulated_host {
   void shutdown();
 
  private:
-  explicit simulated_host(host_options opts) : opts_(std::move(opts)) {}
+  explicit simulated_host(host_options opts);
+
+  struct served;  // the cross-process host's server and its thread
 
   host_options opts_;
-  sim::host host_;
-  std::unique_ptr<sim::domain_transport> dom0_transport_;
   std::filesystem::path dir_;
+  std::unique_ptr<served> served_;  // with cross_process
+  std::unique_ptr<sim::host> own_host_;  // without
+  sim::host* host_ = nullptr;
+  std::unique_ptr<xenwire::transport> dom0_transport_;
   std::string socket_;
   std::unique_ptr<xenstore::xenstored> daemon_;
   std::thread daemon_thread_;
