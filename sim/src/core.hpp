@@ -64,6 +64,12 @@ struct port_entry {
   bool pending = false;
   bool masked = false;
   std::uint32_t generation = 0;  // bumped at each bind, so stale queued events are dropped
+  // Unmap-notifies that will signal through this port. As Linux's gntdev takes a reference on the
+  // event channel (evtchn_get), the port stays bound until they have fired, even if its handle
+  // is closed first (e.g. by a dying process whose event-channel fd happens to close before its
+  // grant fd): then it is `orphaned`, and closes when the last of them fires.
+  std::uint32_t notify_holds = 0;
+  bool orphaned = false;
 };
 
 // One event_channel handle: ports sharing an eventfd that is readable iff one is deliverable.
@@ -138,6 +144,8 @@ class host_core : public std::enable_shared_from_this<host_core> {
   result<evtchn_port_t> allocate_port_locked(handle_record& h, bool may_fault);
   result<evtchn_port_t> bind_unbound_locked(handle_record& h, domid_t remote, bool may_fault);
   void close_port_locked(domain& d, evtchn_port_t port);  // frees it, closes the peer's end
+  void hold_port_locked(domain& d, const unmap_notify& notify);
+  void release_port_locked(domain& d, const unmap_notify& notify);
   void close_handle_locked(handle_record& h);
   // Makes a port pending now (never allocates).
   void set_pending_locked(domain& d, evtchn_port_t port) noexcept;

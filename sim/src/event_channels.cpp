@@ -315,6 +315,16 @@ void host_core::raise_dom_exc_locked() {
 
 void host_core::close_port_locked(domain& d, evtchn_port_t port) {
   port_entry& e = d.ports[port];
+  if (e.handle != nullptr) {
+    handle_record& h = *e.handle;
+    if (e.pending && !e.masked) h.remove_deliverable();
+    h.ports.erase(std::find(h.ports.begin(), h.ports.end(), port));
+    e.handle = nullptr;
+  }
+  if (e.notify_holds > 0) {  // an unmap-notify still signals through it: closed when that fires
+    e.orphaned = true;
+    return;
+  }
   if (e.kind == port_kind::virq) {
     std::erase(virq_ports, std::pair<domain*, evtchn_port_t>{&d, port});
   }
@@ -324,13 +334,20 @@ void host_core::close_port_locked(domain& d, evtchn_port_t port) {
     peer.remote = nullptr;
     raise_locked(*e.remote, e.remote_port);
   }
-  handle_record& h = *e.handle;
-  if (e.pending && !e.masked) h.remove_deliverable();
-  h.ports.erase(std::find(h.ports.begin(), h.ports.end(), port));
   const std::uint32_t generation = e.generation;
   e = port_entry{};
   e.generation = generation;
   --d.ports_in_use;
+}
+
+void host_core::hold_port_locked(domain& d, const unmap_notify& notify) {
+  if (notify.port) ++d.ports[*notify.port].notify_holds;
+}
+
+void host_core::release_port_locked(domain& d, const unmap_notify& notify) {
+  if (!notify.port) return;
+  port_entry& e = d.ports[*notify.port];
+  if (--e.notify_holds == 0 && e.orphaned) close_port_locked(d, *notify.port);
 }
 
 void host_core::close_handle_locked(handle_record& h) {
@@ -344,7 +361,7 @@ void host_core::set_pending_locked(domain& d, evtchn_port_t port) noexcept {
   port_entry& e = d.ports[port];
   if (e.kind == port_kind::free || e.pending) return;
   e.pending = true;
-  if (!e.masked) e.handle->add_deliverable();
+  if (!e.masked && e.handle != nullptr) e.handle->add_deliverable();  // an orphan wakes nobody
 }
 
 void host_core::raise_locked(domain& d, evtchn_port_t port) {

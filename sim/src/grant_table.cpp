@@ -117,6 +117,7 @@ result<std::unique_ptr<shared_pages>> host_core::share(const std::shared_ptr<dom
     rec->refs.push_back(ref);
   }
   d.shares.insert(rec.get());
+  hold_port_locked(d, notify);
   return std::make_unique<shared_pages_impl>(shared_from_this(), std::move(rec), std::move(*view));
 }
 
@@ -157,6 +158,7 @@ result<std::unique_ptr<mapped_pages>> host_core::map(const std::shared_ptr<domai
   for (grant_ref_t ref : refs) ++granter->grants[ref].maps;
   for (page_index p : rec->pages) memory.retain(p);  // the mapper's view
   self.maps.insert(rec.get());
+  hold_port_locked(self, notify);
   return std::make_unique<mapped_pages_impl>(shared_from_this(), std::move(rec), std::move(*view));
 }
 
@@ -166,6 +168,7 @@ void host_core::unshare_locked(share_record& rec) {
   domain& d = *rec.owner;
   if (rec.notify.clear_byte) memory.write_byte(rec.pages.front(), *rec.notify.clear_byte, 0);
   if (rec.notify.port) signal_remote_locked(d, *rec.notify.port);
+  release_port_locked(d, rec.notify);
   for (grant_ref_t ref : rec.refs) {
     grant_entry& e = d.grants.at(ref);
     e.shared = false;
@@ -180,6 +183,7 @@ void host_core::unmap_locked(map_record& rec) {
   rec.active = false;
   if (rec.notify.clear_byte) memory.write_byte(rec.pages.front(), *rec.notify.clear_byte, 0);
   if (rec.notify.port) signal_remote_locked(*rec.mapper, *rec.notify.port);
+  release_port_locked(*rec.mapper, rec.notify);
   domain& g = *rec.granter;
   for (grant_ref_t ref : rec.refs) {
     grant_entry& e = g.grants.at(ref);

@@ -206,6 +206,29 @@ TEST_P(seam_contract, UnmapNotifyClearsTheByteAndSignalsOnUnmap) {
   EXPECT_EQ(h0->wait(1s).value(), p0);
 }
 
+// As Linux's gntdev holds the event channel (evtchn_get): a handle closed before the mapping
+// whose unmap-notify names its port leaves the port bound until the notify has fired — a dying
+// process may close its event-channel fd before its grant fd.
+TEST_P(seam_contract, AnUnmapNotifyKeepsItsPortBoundUntilItFires) {
+  auto h0 = t(0).open_event_channel().value();
+  auto h1 = t(1).open_event_channel().value();
+  const auto p0 = h0->bind_unbound(1).value();
+  const auto p1 = h1->bind_interdomain(0, p0).value();
+  auto shared = t(0).grants().share(1, 1, access::read_write).value();
+  shared->bytes()[9] = std::byte{1};
+  auto mapped = t(1).grants().map(0, shared->refs(), access::read_write, {.clear_byte = 9, .port = p1}).value();
+  h1.reset();
+  EXPECT_EQ(h0->state(p0).value(), port_state::connected);
+  EXPECT_FALSE(readable(h0->fd()));
+  mapped.reset();
+  EXPECT_EQ(shared->bytes()[9], std::byte{0});
+  EXPECT_TRUE(readable(h0->fd()));
+  EXPECT_EQ(h0->state(p0).value(), port_state::peer_closed);
+  ASSERT_TRUE(h0->unbind(p0));
+  shared.reset();
+  EXPECT_TRUE(b->clean());
+}
+
 TEST_P(seam_contract, ADyingDomainFiresItsNotifiesClosesItsPortsAndIsReclaimed) {
   auto h0 = t(0).open_event_channel().value();
   auto h1 = t(1).open_event_channel().value();
