@@ -58,6 +58,9 @@ std::vector<std::string> host_core::leaks_locked(const domain& d) const {
       case port_kind::closed:
         what = "peer closed (was " + dom(e.remote_domid) + " port " + std::to_string(e.remote_port) + ")";
         break;
+      case port_kind::virq:
+        what = "VIRQ " + std::to_string(e.remote_port);
+        break;
     }
     out.push_back(me + ": port " + std::to_string(p) + " " + what);
   }

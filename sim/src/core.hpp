@@ -53,7 +53,7 @@ struct map_record {
 
 struct handle_record;
 
-enum class port_kind : std::uint8_t { free, unbound, connected, closed };
+enum class port_kind : std::uint8_t { free, unbound, connected, closed, virq };
 
 struct port_entry {
   port_kind kind = port_kind::free;
@@ -164,7 +164,19 @@ class host_core : public std::enable_shared_from_this<host_core> {
   bool fail_port_locked();
 
   std::vector<std::string> leaks_locked(const domain& d) const;
+
+  // VIRQ_DOM_EXC: ports bound in live domains, raised whenever a domain starts dying or dies.
+  result<evtchn_port_t> bind_virq_locked(handle_record& h, std::uint32_t virq);
+  void raise_dom_exc_locked();
+  std::vector<std::pair<domain*, evtchn_port_t>> virq_ports;
 };
+
+// The pages behind a share or a mapping made by this host (for processes that map them themselves).
+std::span<const page_index> backing_pages(const shared_pages& s);
+std::span<const page_index> backing_pages(const mapped_pages& m);
+// The event-channel calls beyond the seam that the cross-process host serves.
+result<evtchn_port_t> bind_virq(event_channel& handle, std::uint32_t virq);
+result<std::optional<evtchn_port_t>> pending_and_mask(event_channel& handle);
 
 // Deterministic delivery of one event (called by the scheduler).
 bool deliver_event(host_core& core, const std::weak_ptr<domain>& target, evtchn_port_t port,

@@ -99,6 +99,7 @@ class event_channel_impl final : public event_channel {
       case port_kind::closed:
         return fail(errc::peer_closed);
       case port_kind::unbound:  // nobody to tell yet: Xen drops it too
+      case port_kind::virq:     // the hypervisor's to raise
       case port_kind::free:
         break;
     }
@@ -163,6 +164,7 @@ class event_channel_impl final : public event_channel {
       case port_kind::unbound:
         return port_state::unbound;
       case port_kind::connected:
+      case port_kind::virq:
         return port_state::connected;
       case port_kind::closed:
       case port_kind::free:
@@ -173,6 +175,19 @@ class event_channel_impl final : public event_channel {
 
   int fd() const noexcept override { return h_->efd; }
   handle_record& record() noexcept { return *h_; }
+
+  result<evtchn_port_t> bind_virq(std::uint32_t virq) {
+    std::lock_guard lock(core_->mutex);
+    if (auto ok = usable(); !ok) return fail(ok.error());
+    return core_->bind_virq_locked(*h_, virq);
+  }
+
+  result<std::optional<evtchn_port_t>> pending_and_mask() {
+    std::lock_guard lock(core_->mutex);
+    auto got = take_locked();
+    if (got && *got) h_->owner->ports[**got].masked = true;  // just taken: not pending, nothing to recount
+    return got;
+  }
 
  private:
   result<void> usable() const {
@@ -267,8 +282,42 @@ result<evtchn_port_t> host_core::bind_unbound_locked(handle_record& h, domid_t r
   return port;
 }
 
+result<evtchn_port_t> bind_virq(event_channel& handle, std::uint32_t virq) {
+  return dynamic_cast<event_channel_impl&>(handle).bind_virq(virq);
+}
+
+result<std::optional<evtchn_port_t>> pending_and_mask(event_channel& handle) {
+  return dynamic_cast<event_channel_impl&>(handle).pending_and_mask();
+}
+
+result<evtchn_port_t> host_core::bind_virq_locked(handle_record& h, std::uint32_t virq) {
+  domain& d = *h.owner;
+  // Only VIRQ_DOM_EXC is simulated, and like Xen's it is global: dom0's (the control domain's).
+  if (virq != 3 || d.id != 0) return fail(errc::invalid_argument);
+  for (const auto& [dom, p] : virq_ports) {
+    if (dom == &d && d.ports[p].remote_port == virq) return fail(errc::invalid_argument);  // EEXIST on Xen
+  }
+  auto port = allocate_port_locked(h, false);
+  if (!port) return port;
+  port_entry& e = d.ports[*port];
+  e.kind = port_kind::virq;
+  e.remote_domid = d.id;
+  e.remote_port = virq;
+  virq_ports.emplace_back(&d, *port);
+  return port;
+}
+
+void host_core::raise_dom_exc_locked() {
+  for (const auto& [d, port] : virq_ports) {
+    if (d->alive()) raise_locked(*d, port);
+  }
+}
+
 void host_core::close_port_locked(domain& d, evtchn_port_t port) {
   port_entry& e = d.ports[port];
+  if (e.kind == port_kind::virq) {
+    std::erase(virq_ports, std::pair<domain*, evtchn_port_t>{&d, port});
+  }
   if (e.kind == port_kind::connected) {
     port_entry& peer = e.remote->ports[e.remote_port];
     peer.kind = port_kind::closed;

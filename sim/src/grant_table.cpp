@@ -20,6 +20,7 @@ class shared_pages_impl final : public shared_pages {
   std::span<std::byte> bytes() noexcept override { return view_.bytes(); }
   std::span<const grant_ref_t> refs() const noexcept override { return rec_->refs; }
   domid_t peer() const noexcept override { return rec_->peer; }
+  std::span<const page_index> pages() const noexcept { return rec_->pages; }
 
  private:
   std::shared_ptr<host_core> core_;
@@ -39,6 +40,7 @@ class mapped_pages_impl final : public mapped_pages {
   std::span<std::byte> bytes() noexcept override { return view_.bytes(); }
   access mode() const noexcept override { return rec_->mode; }
   domid_t peer() const noexcept override { return rec_->granter->id; }
+  std::span<const page_index> pages() const noexcept { return rec_->pages; }
 
  private:
   std::shared_ptr<host_core> core_;
@@ -57,6 +59,13 @@ result<void> check_notify(const domain& d, const unmap_notify& notify) {
 }
 
 }  // namespace
+
+std::span<const page_index> backing_pages(const shared_pages& s) {
+  return dynamic_cast<const shared_pages_impl&>(s).pages();
+}
+std::span<const page_index> backing_pages(const mapped_pages& m) {
+  return dynamic_cast<const mapped_pages_impl&>(m).pages();
+}
 
 result<std::unique_ptr<shared_pages>> host_core::share(const std::shared_ptr<domain>& owner, domid_t peer,
                                                        std::size_t pages, access peer_access,
@@ -187,7 +196,10 @@ void host_core::free_grant_locked(domain& d, grant_ref_t ref) {
 }
 
 void host_core::update_dead_locked(domain& d) {
-  if (d.state == domain_state::dying && d.grants.empty()) d.state = domain_state::dead;
+  if (d.state == domain_state::dying && d.grants.empty()) {
+    d.state = domain_state::dead;
+    raise_dom_exc_locked();
+  }
 }
 
 grant_table_impl::grant_table_impl(std::shared_ptr<host_core> core, std::shared_ptr<domain> dom)

@@ -82,6 +82,7 @@ result<void> host_core::destroy(domid_t id) {
 void host_core::kill_locked(domain& d) {
   if (!d.alive()) return;
   d.state = domain_state::dying;
+  raise_dom_exc_locked();
   // Unmap-notifies first (they signal through the domain's ports), then the ports go.
   for (share_record* rec : std::vector(d.shares.begin(), d.shares.end())) unshare_locked(*rec);
   for (map_record* rec : std::vector(d.maps.begin(), d.maps.end())) unmap_locked(*rec);

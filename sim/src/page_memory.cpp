@@ -4,10 +4,21 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <utility>
 
 namespace xenwire::sim::detail {
+
+namespace bip = boost::interprocess;
+
+struct page_memory::named_object {
+  explicit named_object(std::string n)
+      : name(std::move(n)), object(bip::create_only, name.c_str(), bip::read_write) {}
+  ~named_object() { bip::shared_memory_object::remove(name.c_str()); }
+  std::string name;
+  bip::shared_memory_object object;
+};
 
 page_view::page_view(page_view&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)), length_(std::exchange(other.length_, 0)) {}
@@ -25,8 +36,23 @@ page_view::~page_view() {
   if (base_ != nullptr) ::munmap(base_, length_);
 }
 
+page_memory::page_memory() = default;
+
 page_memory::~page_memory() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0 && !named_) ::close(fd_);  // a named object closes its own
+}
+
+result<void> page_memory::use_shared_memory(const std::string& name) {
+  if (fd_ >= 0) return fail(errc::invalid_argument);
+  try {
+    bip::shared_memory_object::remove(name.c_str());  // a crashed run's
+    auto named = std::make_unique<named_object>(name);
+    fd_ = named->object.get_mapping_handle().handle;
+    named_ = std::move(named);
+  } catch (const bip::interprocess_exception& e) {
+    return fail(std::error_code(e.get_native_error() != 0 ? e.get_native_error() : EIO, std::system_category()));
+  }
+  return {};
 }
 
 result<void> page_memory::ensure_file() {
@@ -83,6 +109,11 @@ void page_memory::release(page_index page) {
 }
 
 result<page_view> page_memory::map(std::span<const page_index> pages, bool writable) {
+  return map_file_pages(fd_, pages, writable);
+}
+
+result<page_view> map_file_pages(int fd, std::span<const page_index> pages, bool writable) {
+  if (pages.empty()) return fail(errc::invalid_argument);
   const std::size_t length = pages.size() * page_size;
   void* reserved = ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserved == MAP_FAILED) return fail(std::error_code(errno, std::system_category()));
@@ -93,7 +124,7 @@ result<page_view> page_memory::map(std::span<const page_index> pages, bool writa
   while (i < pages.size()) {
     std::size_t run = 1;  // merge pages adjacent in the file into one mapping
     while (i + run < pages.size() && pages[i + run] == pages[i] + run) ++run;
-    void* at = ::mmap(base + i * page_size, run * page_size, prot, MAP_SHARED | MAP_FIXED, fd_,
+    void* at = ::mmap(base + i * page_size, run * page_size, prot, MAP_SHARED | MAP_FIXED, fd,
                       static_cast<off_t>(pages[i] * page_size));
     if (at == MAP_FAILED) return fail(std::error_code(errno, std::system_category()));
     i += run;

@@ -10,7 +10,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "xenwire/ring/transport.hpp"
@@ -37,9 +39,13 @@ class page_view {
   std::size_t length_ = 0;
 };
 
+// Maps `pages` of the backing file `fd` contiguously (reserve PROT_NONE, then MAP_FIXED each run of
+// adjacent pages): how the host and every process of a cross-process host see granted pages.
+result<page_view> map_file_pages(int fd, std::span<const page_index> pages, bool writable);
+
 class page_memory {
  public:
-  page_memory() = default;
+  page_memory();
   page_memory(const page_memory&) = delete;
   page_memory& operator=(const page_memory&) = delete;
   ~page_memory();
@@ -58,7 +64,14 @@ class page_memory {
 
   std::size_t pages_in_use() const noexcept { return in_use_; }
 
+  // Backs the pages with a named POSIX shared-memory object (Boost.Interprocess; /dev/shm/<name>)
+  // instead of an anonymous memfd, so that other processes can open it. Before the first allocate();
+  // an object left by a crashed run under the same name is replaced. Removed on destruction.
+  result<void> use_shared_memory(const std::string& name);
+  int fd() const noexcept { return fd_; }
+
  private:
+  struct named_object;
   result<void> ensure_file();
   result<void> grow(std::size_t at_least);
 
@@ -67,6 +80,7 @@ class page_memory {
   std::vector<std::uint32_t> refs_;    // per page
   std::vector<page_index> free_;       // LIFO of released pages
   std::size_t in_use_ = 0;
+  std::unique_ptr<named_object> named_;
 };
 
 }  // namespace xenwire::sim::detail

@@ -10,11 +10,9 @@
 
 namespace xenwire::testbed {
 
-xenstore::client_result<sim::domain_info> build_domain(sim::host& host, xenstore::client& toolstack,
-                                                       const domain_spec& spec) {
+xenstore::client_result<void> write_and_introduce(xenstore::client& toolstack, const domain_spec& spec,
+                                                  evtchn_port_t port) {
   const domid_t d = spec.domid;
-  auto info = host.create_domain(d, {.xenstore = true, .xenstore_domid = 0});
-  if (!info) return xenstore::client_fail(info.error());
   const std::string home = xenstore::domain_home(d);
   // As libxl: the home first, owned by the guest (nodes dom0 then writes below inherit that), all
   // in one transaction.
@@ -28,8 +26,15 @@ xenstore::client_result<sim::domain_info> build_domain(sim::host& host, xenstore
     if (spec.extra) return spec.extra(toolstack, tx);
     return {};
   });
-  if (!built) return xenstore::client_fail(built.error());
-  if (auto r = toolstack.introduce(d, 0, *info->xenstore_port); !r) return xenstore::client_fail(r.error());
+  if (!built) return built;
+  return toolstack.introduce(d, 0, port);
+}
+
+xenstore::client_result<sim::domain_info> build_domain(sim::host& host, xenstore::client& toolstack,
+                                                       const domain_spec& spec) {
+  auto info = host.create_domain(spec.domid, {.xenstore = true, .xenstore_domid = 0});
+  if (!info) return xenstore::client_fail(info.error());
+  if (auto r = write_and_introduce(toolstack, spec, *info->xenstore_port); !r) return xenstore::client_fail(r.error());
   return *info;
 }
 

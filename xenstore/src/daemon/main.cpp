@@ -12,6 +12,8 @@
 #include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_path.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
+#include "xenwire/sim/host_paths.hpp"
+#include "xenwire/sim/remote.hpp"
 
 namespace xs = xenwire::xenstore;
 
@@ -67,9 +69,19 @@ int main(int argc, char** argv) {
   settings.config = opts->config;
   if (opts->trace) settings.trace = [tracer](std::string_view line) { tracer->info("trace: {}", line); };
 
-  // TODO(rings): no grant/event-channel backend is wired into the binary yet, so INTRODUCE is
-  // refused; the library serves rings when given a xenwire::transport.
-  auto daemon = xs::xenstored::create(std::move(settings), nullptr, [log](xs::log_level l, std::string_view m) {
+  // Without a backend INTRODUCE is refused: only sockets are served.
+  std::unique_ptr<xenwire::transport> rings;
+  if (opts->backend == "sim") {
+    auto t = xenwire::sim::remote_transport::connect({.socket = {}, .domid = 0, .mode = xenwire::sim::membership::member});
+    if (!t) {
+      log->error("cannot join the simulated host at {}: {}", xenwire::sim::default_host_socket().string(),
+                 t.error().message());
+      return 1;
+    }
+    log->info("serving guests' rings on the simulated host at {}", xenwire::sim::default_host_socket().string());
+    rings = std::move(*t);
+  }
+  auto daemon = xs::xenstored::create(std::move(settings), rings.get(), [log](xs::log_level l, std::string_view m) {
     log->log(to_spdlog(l), "{}", m);
   });
   if (!daemon) {

@@ -130,6 +130,7 @@ class host {
   void detach();
 
  private:
+  friend class host_server;  // the cross-process host serves the same core to other processes
   std::shared_ptr<detail::host_core> core_;
 };
 

@@ -37,6 +37,11 @@ struct domain_spec {
   std::function<xenstore::client_result<void>(xenstore::client& toolstack, xenstore::tx_id tx)> extra;
 };
 
+// The toolstack's Xenstore half of building a domain whose page (grant ref 1) and port already
+// exist: its nodes (domain_spec) in one transaction, then INTRODUCE with `port`.
+xenstore::client_result<void> write_and_introduce(xenstore::client& toolstack, const domain_spec& spec,
+                                                  evtchn_port_t port);
+
 // As a toolstack builds a domain: creates it in `host` with a Xenstore page (grant ref 1) and an
 // unbound event channel port for dom0, writes its nodes (domain_spec) through `toolstack` (a dom0
 // connection) and INTRODUCEs it. The domain's info carries its Xenstore port.

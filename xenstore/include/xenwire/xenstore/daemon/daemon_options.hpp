@@ -21,6 +21,9 @@ struct daemon_options {
   server_config config{};
   std::optional<log_level> log_threshold = log_level::info;  // nullopt: --log-level off
   bool trace = false;
+  // Where domains' rings come from: "none" (sockets only), "sim" (the cross-process simulated host
+  // at $XENWIRE_HOST, as dom0). --backend, else $XENWIRE_BACKEND, else none.
+  std::string backend = "none";
 };
 
 // --help (code 0, text for stdout) or unusable arguments (code 2, text for stderr).
