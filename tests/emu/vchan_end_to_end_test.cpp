@@ -75,7 +75,9 @@ class VchanOnEmulation : public ::testing::Test {
     ASSERT_EQ(run({XENWIRE_HOST_BIN, "--host", name_, "build", "--domid", "2"}), 0);
   }
   void TearDown() override {
-    if (started_) EXPECT_EQ(run({XENWIRE_HOST_BIN, "--host", name_, "stop"}), 0) << "the host leaked (see its report)";
+    if (started_) {
+      EXPECT_EQ(run({XENWIRE_HOST_BIN, "--host", name_, "stop"}), 0) << "the host leaked (see its report)";
+    }
     std::error_code ec;
     fs::remove_all(dir_, ec);
     ::unsetenv("XENSTORED_PATH");
