@@ -282,9 +282,19 @@ int list(const sim::host_paths& paths) {
 }
 
 int run(const sim::host_paths& paths, domid_t domid, const std::vector<std::string>& command) {
-  // The domain's life: for a guest this connection owns it, so it dies when we do.
+  // A domain that exists (dom0, or a guest built with `build`) lives on after CMD, which is one of
+  // its processes; a domain that does not is created for CMD and owned by this connection, so it
+  // dies when CMD ends (or we do).
+  bool exists = domid == 0;
+  if (!exists) {
+    auto dom0 = join_dom0(paths);
+    if (!dom0) return not_running(paths);
+    auto list = (*dom0)->domains();
+    if (!list) return failed("cannot list domains: %s", list.error().message().c_str());
+    for (const auto& d : *list) exists = exists || (d.domid == domid && d.state == sim::domain_state::alive);
+  }
   auto life = sim::remote_transport::connect(
-      {.socket = paths.socket, .domid = domid, .mode = domid == 0 ? sim::membership::member : sim::membership::owner});
+      {.socket = paths.socket, .domid = domid, .mode = exists ? sim::membership::member : sim::membership::owner});
   if (!life) {
     if (!host_running(paths)) return not_running(paths);
     return failed("cannot run as dom%u: %s", domid, life.error().message().c_str());

@@ -22,8 +22,9 @@ commands:
   stop  destroy every domain, stop xenstored and the host; prints the leak report (exit 1 if any)
   ls    every domain with its grants and ports
   run --domid N [--] CMD [ARGS...]
-        run CMD as domain N (created if absent; a guest domain dies when CMD exits) with
-        XENWIRE_HOST, XENWIRE_DOMID, XENSTORED_PATH and the libxen emulation set up; exits as CMD
+        run CMD as a process of domain N with XENWIRE_HOST, XENWIRE_DOMID, XENSTORED_PATH (dom0)
+        and the libxen emulation set up; exits as CMD. A domain that does not exist is created
+        for CMD and dies with it; an existing one (dom0, a built guest) lives on
   build --domid N
         build guest N as a toolstack does: Xenstore page at grant ref 1, an unbound port for dom0,
         /local/domain/N with name and domid, INTRODUCE to the host's xenstored

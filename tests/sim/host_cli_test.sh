@@ -43,6 +43,9 @@ check "run as dom0 passes the environment" \
 check "run returns the program's status" status_is 3 H run --domid 7 -- sh -c 'exit 3'
 check "run returns 128+signal for a killed program" status_is 137 H run --domid 8 -- sh -c 'kill -9 $$'
 check "a guest whose program ended is gone" bash -c "! $(printf '%q ' "$host_bin") --host $name ls | grep -q '^dom[78] alive'"
+check "build --domid 9" status_is 0 H build --domid 9
+check "run in a built guest" status_is 0 H run --domid 9 -- true
+check "a built guest outlives its programs" bash -c "$(printf '%q ' "$host_bin") --host $name ls | grep -q '^dom9 alive'"
 
 check "destroy 3" status_is 0 H destroy 3
 check "destroy of a dead domain fails" status_is 1 H destroy 3
