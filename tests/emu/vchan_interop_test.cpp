@@ -5,6 +5,8 @@
 //  * Transfers: each side once server (dom1), once client (dom2); in-page rings (1 KiB and 2 KiB:
 //    libxenvchan's server sizing puts the left ring at order 10 or 11 inside the control page) and
 //    granted rings (64 KiB, 1 MiB) with 64 MiB each way; byte-exact, MiB/s printed.
+//  * Sizing: for each RING_BYTES, libxenvchan's server lays out its control page (ring orders, hence
+//    in-page or granted rings) exactly as xenwire's vchan::server_plan does.
 //  * Death: either side SIGKILLed mid-transfer; the survivor must exit with status 1 (a clean error,
 //    not its 120 s alarm) within a few seconds, and `stop` must report nothing leaked.
 #include <gtest/gtest.h>
@@ -15,6 +17,11 @@
 #include <string>
 
 #include "emu_host_support.hpp"
+#include "xenwire/ring/vchan_placement.hpp"
+#include "xenwire/sim/remote.hpp"
+#include "xenwire/vchan/xenstore_rendezvous.hpp"
+#include "xenwire/xenstore/client/client.hpp"
+#include "xenwire/xenstore/client/connection.hpp"
 
 namespace {
 
@@ -73,6 +80,62 @@ INSTANTIATE_TEST_SUITE_P(
                       transfer_case{xenwire_is::server, "1048576", "blocking", big_bytes},
                       transfer_case{xenwire_is::client, "1048576", "blocking", big_bytes}),
     [](const auto& tp) { return case_name(tp.param); });
+
+// --- the servers size their rings alike --------------------------------------------------------------
+
+class VchanInteropSizing : public EmuHost, public ::testing::WithParamInterface<const char*> {};
+
+// A libxenvchan server in dom1 publishes its keys; this test, as a process of dom2 (the grantee),
+// maps the control page read-only and compares its orders with server_plan(RING, RING), then lets a
+// xenwire client complete the (one-byte) channel.
+TEST_P(VchanInteropSizing, LibxenvchanServerLaysOutRingsAsXenwire) {
+  namespace vchan = xenwire::vchan;
+  namespace xs = xenwire::xenstore;
+  const std::string ring = GetParam();
+  const std::string path = "/local/domain/1/data/vchan/2/" + ring;
+  const pid_t server = start_in_domain(1, XENWIRE_VCHAN_PEER_BIN, {"server", "2", path, "1", ring, "blocking"});
+  ASSERT_GT(server, 0);
+  {
+    auto t = xenwire::sim::remote_transport::connect({.socket = paths_.socket, .domid = 2});
+    ASSERT_TRUE(t) << t.error().message();
+    auto conn = xs::connect_unix_socket(guest_socket(2));
+    ASSERT_TRUE(conn) << conn.error().message();
+    auto store = xs::client::open(std::move(*conn), {.timeout = 10s});
+    ASSERT_TRUE(store);
+    vchan::xenstore_rendezvous rdv(*store);
+    auto wait = rdv.wait_for_keys(path);
+    ASSERT_TRUE(wait) << wait.error().message();
+    std::optional<vchan::keys> k;
+    const auto deadline = clock_type::now() + 20s;
+    while (!k) {
+      ASSERT_LT(clock_type::now(), deadline) << "libxenvchan's server never published " << path;
+      auto got = (*wait)->poll();
+      ASSERT_TRUE(got) << got.error().message();
+      if (*got) k = *got;
+      else std::this_thread::sleep_for(5ms);
+    }
+    const xenwire::grant_ref_t ref = k->ring_ref;
+    auto page = (*t)->grants().map(1, std::span(&ref, 1), xenwire::access::read_only);
+    ASSERT_TRUE(page) << page.error().message();
+    auto theirs = vchan::read_plan((*page)->bytes());
+    ASSERT_TRUE(theirs) << theirs.error().message();
+    const auto ring_bytes = static_cast<std::size_t>(std::stoull(ring));
+    auto ours = vchan::server_plan(ring_bytes, ring_bytes);
+    ASSERT_TRUE(ours);
+    EXPECT_EQ(theirs->left.order, ours->left.order) << "client -> server ring";
+    EXPECT_EQ(theirs->right.order, ours->right.order) << "server -> client ring";
+    std::printf("[ interop  ] RING_BYTES %s: libxenvchan's server chose orders %u/%u (xenwire: %u/%u)\n", ring.c_str(),
+                theirs->left.order, theirs->right.order, ours->left.order, ours->right.order);
+  }
+  const pid_t client = start_in_domain(2, XENWIRE_INTEROP_PEER_BIN, {"client", "1", path, "1", ring, "blocking"});
+  ASSERT_GT(client, 0);
+  EXPECT_EQ(wait_for(client, 30s), 0);
+  EXPECT_EQ(wait_for(server, 30s), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Emu, VchanInteropSizing,
+                         ::testing::Values("1", "1024", "1025", "2048", "2049", "4096", "4097", "65536", "1048576"),
+                         [](const auto& tp) { return std::string("Ring") + tp.param; });
 
 // --- a side SIGKILLed mid-transfer ------------------------------------------------------------------
 
