@@ -53,7 +53,8 @@ inline int wait_for(pid_t pid, std::chrono::milliseconds limit) {
   const auto deadline = clock_type::now() + limit;
   for (;;) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (clock_type::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
@@ -134,8 +135,8 @@ class EmuHost : public ::testing::Test {
   pid_t start_in_domain(int domid, const std::string& program, const std::vector<std::string>& args,
                         const std::string& stderr_path = {}) {
     ::setenv("XENSTORED_PATH", guest_socket(domid).c_str(), 1);
-    std::vector<std::string> argv = {XENWIRE_HOST_BIN, "--host", name_, "run", "--domid", std::to_string(domid), "--",
-                                     program};
+    std::vector<std::string> argv = {XENWIRE_HOST_BIN,      "--host", name_,  "run", "--domid",
+                                     std::to_string(domid), "--",     program};
     argv.insert(argv.end(), args.begin(), args.end());
     const pid_t pid = spawn(argv, stderr_path);
     ::unsetenv("XENSTORED_PATH");

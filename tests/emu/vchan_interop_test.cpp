@@ -40,7 +40,8 @@ struct transfer_case {
 };
 
 std::string case_name(const transfer_case& c) {
-  return std::string(c.role == xenwire_is::server ? "XenwireServer" : "XenwireClient") + "_Ring" + c.ring + "_" + c.mode;
+  return std::string(c.role == xenwire_is::server ? "XenwireServer" : "XenwireClient") + "_Ring" + c.ring + "_" +
+         c.mode;
 }
 
 class VchanInterop : public EmuHost, public ::testing::WithParamInterface<transfer_case> {};
@@ -69,17 +70,16 @@ TEST_P(VchanInterop, ByteExactEachWay) {
 constexpr std::uint64_t in_page_bytes = 4ull << 20;  // in-page rings move ~1 KiB per hand-off: slower
 constexpr std::uint64_t big_bytes = 64ull << 20;
 
-INSTANTIATE_TEST_SUITE_P(
-    Emu, VchanInterop,
-    ::testing::Values(transfer_case{xenwire_is::server, "1024", "poll", in_page_bytes},
-                      transfer_case{xenwire_is::client, "1024", "poll", in_page_bytes},
-                      transfer_case{xenwire_is::server, "2048", "blocking", in_page_bytes},
-                      transfer_case{xenwire_is::client, "2048", "blocking", in_page_bytes},
-                      transfer_case{xenwire_is::server, "65536", "poll", big_bytes},
-                      transfer_case{xenwire_is::client, "65536", "poll", big_bytes},
-                      transfer_case{xenwire_is::server, "1048576", "blocking", big_bytes},
-                      transfer_case{xenwire_is::client, "1048576", "blocking", big_bytes}),
-    [](const auto& tp) { return case_name(tp.param); });
+INSTANTIATE_TEST_SUITE_P(Emu, VchanInterop,
+                         ::testing::Values(transfer_case{xenwire_is::server, "1024", "poll", in_page_bytes},
+                                           transfer_case{xenwire_is::client, "1024", "poll", in_page_bytes},
+                                           transfer_case{xenwire_is::server, "2048", "blocking", in_page_bytes},
+                                           transfer_case{xenwire_is::client, "2048", "blocking", in_page_bytes},
+                                           transfer_case{xenwire_is::server, "65536", "poll", big_bytes},
+                                           transfer_case{xenwire_is::client, "65536", "poll", big_bytes},
+                                           transfer_case{xenwire_is::server, "1048576", "blocking", big_bytes},
+                                           transfer_case{xenwire_is::client, "1048576", "blocking", big_bytes}),
+                         [](const auto& tp) { return case_name(tp.param); });
 
 // --- the servers size their rings alike --------------------------------------------------------------
 
@@ -111,8 +111,11 @@ TEST_P(VchanInteropSizing, LibxenvchanServerLaysOutRingsAsXenwire) {
       ASSERT_LT(clock_type::now(), deadline) << "libxenvchan's server never published " << path;
       auto got = (*wait)->poll();
       ASSERT_TRUE(got) << got.error().message();
-      if (*got) k = *got;
-      else std::this_thread::sleep_for(5ms);
+      if (*got) {
+        k = *got;
+      } else {
+        std::this_thread::sleep_for(5ms);
+      }
     }
     const xenwire::grant_ref_t ref = k->ring_ref;
     auto page = (*t)->grants().map(1, std::span(&ref, 1), xenwire::access::read_only);
@@ -194,9 +197,10 @@ TEST_P(VchanInteropDeath, SurvivorFailsCleanlyAndPromptly) {
   // Its message names how far it got: more than nothing, i.e. the kill was mid-transfer.
   EXPECT_NE(err.find("failed after "), std::string::npos) << err;
   EXPECT_EQ(err.find("failed after 0 "), std::string::npos) << err;
+  const auto last = err.rfind("vchan_peer:");
   std::printf("[ interop  ] %s server, %s client, %s killed: survivor exited %d after %.0f ms: %s",
               name_of(xenwire_server), name_of(!xenwire_server), c.kill_server ? "server" : "client", survivor_status,
-              latency_ms, err.substr(err.rfind("vchan_peer:") == std::string::npos ? 0 : err.rfind("vchan_peer:")).c_str());
+              latency_ms, err.substr(last == std::string::npos ? 0 : last).c_str());
   RecordProperty("kill_to_exit_ms", std::to_string(latency_ms));
 }
 

@@ -3,7 +3,8 @@
 // command line, pattern, chunk sizes, ack byte, messages and exit status, so either program can be
 // either end.
 //
-//   xenwire-host run --domid D -- interop_vchan_peer server|client PEER_DOMID XS_PATH BYTES [RING_BYTES] [blocking|poll]
+//   xenwire-host run --domid D -- interop_vchan_peer server|client PEER_DOMID XS_PATH BYTES [RING_BYTES]
+//   [blocking|poll]
 //
 // The client sends BYTES of a deterministic pattern, the server checks them byte for byte and sends
 // BYTES of another pattern back, which the client checks; the client then sends one ack byte so the
@@ -184,7 +185,8 @@ int main(int argc, char** argv) {
   const vchan::io_options io{.mode = use_poll ? vchan::io_mode::non_blocking : vchan::io_mode::blocking};
   std::optional<vchan::endpoint> ep;
   if (server) {
-    auto s = vchan::endpoint::serve(**t, rdv, {.client = peer_domid, .path = path, .read_min = ring, .write_min = ring, .io = io});
+    auto s = vchan::endpoint::serve(
+        **t, rdv, {.client = peer_domid, .path = path, .read_min = ring, .write_min = ring, .io = io});
     if (!s) {
       std::fprintf(stderr, "vchan_peer: server_init failed: %s\n", s.error().message().c_str());
       return 1;
@@ -208,6 +210,7 @@ int main(int argc, char** argv) {
     ok = p.send_all(bytes, 1) && p.receive_all(bytes, 2) && p.send_all(1, 3);
   }
   ep->close();
-  if (ok) std::printf("vchan_peer %s: %llu bytes each way, byte-exact\n", argv[1], static_cast<unsigned long long>(bytes));
+  if (ok)
+    std::printf("vchan_peer %s: %llu bytes each way, byte-exact\n", argv[1], static_cast<unsigned long long>(bytes));
   return ok ? 0 : 1;
 }
