@@ -53,8 +53,9 @@ inline int wait_for(pid_t pid, std::chrono::milliseconds limit) {
   const auto deadline = clock_type::now() + limit;
   for (;;) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid)
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
     if (clock_type::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
