@@ -210,7 +210,8 @@ int main(int argc, char** argv) {
     ok = p.send_all(bytes, 1) && p.receive_all(bytes, 2) && p.send_all(1, 3);
   }
   ep->close();
-  if (ok)
+  if (ok) {
     std::printf("vchan_peer %s: %llu bytes each way, byte-exact\n", argv[1], static_cast<unsigned long long>(bytes));
+  }
   return ok ? 0 : 1;
 }
