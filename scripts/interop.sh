@@ -52,28 +52,10 @@ daemon_bin=$(find "$build" -name xenwire-xenstored -type f -perm -u+x | head -1)
 for tool in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-rm xenstore-exists xenstore-chmod xenstore-watch; do
   command -v "$tool" >/dev/null || { echo "interop: $tool missing (apt-get install xenstore-utils)" >&2; exit 1; }
 done
-fetch_deb() {  # fetch_deb <package>: a .deb in $work/debs (apt cache, else apt-get download)
-  local pkg=$1
-  ls "$work"/debs/"${pkg}"_*.deb >/dev/null 2>&1 && return 0
-  mkdir -p "$work/debs"
-  local cached
-  cached=$(ls /var/cache/apt/archives/"${pkg}"_*.deb 2>/dev/null | head -1)
-  if [ -n "$cached" ]; then cp "$cached" "$work/debs/"; return 0; fi
-  if ! apt-cache show "$pkg" >/dev/null 2>&1; then
-    local sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq || return 1
-  fi
-  (cd "$work/debs" && apt-get download -qq "$pkg")
-}
-extract_deb() {  # extract_deb <package>: dpkg -x into $work/root once
-  local pkg=$1
-  [ -f "$work/root/.extracted-$pkg" ] && return 0
-  fetch_deb "$pkg" || { echo "interop: cannot download $pkg" >&2; return 1; }
-  mkdir -p "$work/root"
-  dpkg -x "$(ls "$work"/debs/"${pkg}"_*.deb | head -1)" "$work/root" && touch "$work/root/.extracted-$pkg"
-}
-extract_deb xen-utils-4.17 || exit 1
-extract_deb python3-pyxs || exit 1
+xen_debs_work=$work
+source "$root/scripts/xen-debs.sh"  # fetch_deb, extract_deb
+extract_deb xen-utils-4.17 || { echo "interop: cannot download xen-utils-4.17" >&2; exit 1; }
+extract_deb python3-pyxs || { echo "interop: cannot download python3-pyxs" >&2; exit 1; }
 test_xenstore=$work/root/usr/lib/xen-4.17/bin/test-xenstore
 pyxs_path=$work/root/usr/lib/python3/dist-packages
 [ -x "$test_xenstore" ] || { echo "interop: $test_xenstore missing after extraction" >&2; exit 1; }

@@ -36,6 +36,7 @@ result<host_paths> paths_for(std::string_view name, const std::filesystem::path&
   p.lock = p.run_dir / "host.lock";
   p.log = p.run_dir / "host.log";
   p.xenstored_socket = p.run_dir / "xenstored.sock";
+  p.proc_xen = p.run_dir / "proc-xen";
   // Unique per host and per user running it, so two users' hosts of the same name do not clash.
   p.pages_object = "xenwire." + std::to_string(::geteuid()) + "." + p.name + ".pages";
   return p;

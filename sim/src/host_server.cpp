@@ -306,6 +306,7 @@ void host_server::impl::companion_exited(int pidfd) {
 }
 
 void host_server::impl::finish_shutdown() {
+  if (opts.before_leak_check) opts.before_leak_check();
   std::string text;
   for (const auto& line : host->check_clean().leaks()) text += line + "\n";
   finished = true;

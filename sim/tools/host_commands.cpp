@@ -10,15 +10,19 @@
 #include <unistd.h>
 
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <stop_token>
 #include <thread>
 
 #include "xenwire/base/event_loop.hpp"
+#include "xenwire/sim/host.hpp"
 #include "xenwire/sim/host_server.hpp"
 #include "xenwire/sim/remote.hpp"
 #include "xenwire/testbed/simulated_host.hpp"
@@ -105,6 +109,7 @@ bool remove_leftovers(const sim::host_paths& paths) {
   }
   found = boost::interprocess::shared_memory_object::remove(paths.pages_object.c_str()) || found;
   std::error_code ec;
+  found = fs::remove_all(paths.proc_xen, ec) > 0 || found;
   fs::remove(paths.run_dir, ec);
   return found;
 }
@@ -134,6 +139,62 @@ int exit_status_of(int status) {
   return 1;
 }
 
+// dom0's kernel, as far as its xenstored sees it. Linux's xenbus driver in dom0 allocates a page
+// for dom0's own Xenstore ring and binds an event-channel port unbound for dom0 itself
+// (xenstored_local_init); xenfs shows them as /proc/xen/xsd_kva (mmap-able) and /proc/xen/xsd_port.
+// The host process plays that kernel: the page is the file proc-xen/xsd_kva, the port is bound by
+// a handle of the host's own dom0, and proc-xen/ is what libxenwire-procxen.so shows a Xen
+// xenstored as /proc/xen. The kernel never uses the ring itself (its xenbus clients, such as
+// kernel backends, do not exist here); it keeps the port until the host stops.
+struct dom0_kernel {
+  std::unique_ptr<sim::domain_transport> transport;
+  std::unique_ptr<event_channel> xenbus_events;
+  evtchn_port_t xenbus_port = 0;
+
+  void release() {
+    xenbus_events.reset();
+    transport.reset();
+  }
+};
+
+result<void> start_dom0_kernel(sim::host& host, const fs::path& dir, dom0_kernel& k) {
+  auto t = host.transport(0);
+  if (!t) return fail(t.error());
+  auto events = (*t)->open_event_channel();
+  if (!events) return fail(events.error());
+  auto port = (*events)->bind_unbound(0);
+  if (!port) return fail(port.error());
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return fail(ec);
+  auto put = [&](const char* name, const std::string& bytes) {
+    std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return static_cast<bool>(f.flush());
+  };
+  // The ring page (zeroed, one page as the kernel's mmap handler insists), the port as Linux's
+  // xsd_port_read prints it, and dom0's capabilities.
+  if (!put("xsd_kva", std::string(4096, '\0')) || !put("xsd_port", std::to_string(*port)) ||
+      !put("capabilities", "control_d\n")) {
+    return fail(std::make_error_code(std::errc::io_error));
+  }
+  k.transport = std::move(*t);
+  k.xenbus_events = std::move(*events);
+  k.xenbus_port = *port;
+  return {};
+}
+
+// Is dom0's xenstored serving? It answers a request. (A socket that accepts is not enough: C
+// xenstored listens before it sets up dom0, and answers only once it has.)
+bool xenstored_answers(const fs::path& socket) {
+  if (!can_connect(socket, SOCK_STREAM)) return false;
+  auto conn = xenstore::connect_unix_socket(socket.string());
+  if (!conn) return false;
+  auto c = xenstore::client::open(std::move(*conn), {.timeout = 2s});
+  return c && c->get_domain_path(0).has_value();
+}
+
 // The host process: serves until asked to stop (or SIGTERM/SIGINT). `ready` gets one byte once
 // the host and xenstored are up, and is closed without it otherwise.
 int serve(const sim::host_paths& paths, std::vector<std::string> xenstored, int ready) {
@@ -142,38 +203,71 @@ int serve(const sim::host_paths& paths, std::vector<std::string> xenstored, int 
   auto loop = event_loop::create();
   if (!loop) return failed("event loop: %s", loop.error().message().c_str());
   static_cast<void>((*loop)->stop_on_signals(stop_signals));
+  auto kernel = std::make_shared<dom0_kernel>();
   sim::host_server_options opts;
   opts.name = paths.name;
   opts.log = [](std::string_view line) {
     std::fprintf(stderr, "xenwire-host: %.*s\n", static_cast<int>(line.size()), line.data());
   };
+  opts.before_leak_check = [kernel] { kernel->release(); };  // dom0's kernel powers off last
   auto server = sim::host_server::start(opts, **loop);
   if (!server) {
     if (server.error() == std::errc::device_or_resource_busy) return failed("host '%s' is already running", paths.name.c_str());
     return failed("cannot start host '%s': %s", paths.name.c_str(), server.error().message().c_str());
   }
+  if (auto r = start_dom0_kernel((*server)->host(), paths.proc_xen, *kernel); !r) {
+    return failed("dom0's xenbus page and port in %s: %s", paths.proc_xen.c_str(), r.error().message().c_str());
+  }
   set_host_environment(paths, 0);
   const bool ours = xenstored.empty();
   if (ours) xenstored = {find_xenstored(), "--backend", "sim", "--socket", paths.xenstored_socket.string()};
+  // A xenstored we were given (Xen's) sees dom0's /proc/xen through the preload library.
+  const std::string old_preload = std::getenv("LD_PRELOAD") != nullptr ? std::getenv("LD_PRELOAD") : "";
+  if (auto emu = find_emulation(); !ours && !emu.empty()) {
+    const std::string shim = (fs::path(emu) / "libxenwire-procxen.so").string();
+    ::setenv("LD_PRELOAD", (old_preload.empty() ? shim : shim + ":" + old_preload).c_str(), 1);
+    ::setenv("XENWIRE_PROC_XEN", paths.proc_xen.c_str(), 1);
+  }
   const pid_t xs_pid = spawn(xenstored, true);
+  if (old_preload.empty()) {
+    ::unsetenv("LD_PRELOAD");
+  } else {
+    ::setenv("LD_PRELOAD", old_preload.c_str(), 1);
+  }
   (*server)->add_companion(xs_pid);
-  std::fprintf(stderr, "xenwire-host: host '%s' up at %s; dom0's xenstored (%s, pid %d) at %s\n", paths.name.c_str(),
-               paths.socket.c_str(), xenstored[0].c_str(), xs_pid, paths.xenstored_socket.c_str());
+  std::fprintf(stderr, "xenwire-host: host '%s' up at %s; dom0's xenbus port %u; dom0's xenstored (%s, pid %d) at %s\n",
+               paths.name.c_str(), paths.socket.c_str(), kernel->xenbus_port, xenstored[0].c_str(), xs_pid,
+               paths.xenstored_socket.c_str());
 
-  // Serve while xenstored starts (it joins the host first), then tell whoever started us.
+  // Serve while xenstored starts (it joins the host first, and needs it to set up), then tell
+  // whoever started us. A thread asks xenstored whether it serves while this one serves the host.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  bool up = false;
+  std::atomic<bool> up{false};
+  std::jthread probe([&](const std::stop_token& stop) {
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < deadline) {
+      if (xenstored_answers(paths.xenstored_socket)) {
+        up = true;
+        return;
+      }
+      std::this_thread::sleep_for(20ms);  // the next attempt (the daemon is still starting)
+    }
+  });
   while (!up && !(*loop)->stopping() && std::chrono::steady_clock::now() < deadline) {
     static_cast<void>((*loop)->run_once(20ms));
     int status = 0;
     if (::waitpid(xs_pid, &status, WNOHANG) == xs_pid) {
-      return failed("xenstored (%s) exited with status %d before serving", xenstored[0].c_str(), exit_status_of(status));
+      probe.request_stop();
+      probe.join();
+      const char* hint = ours || exit_status_of(status) != 0 ? "" : " (a daemon must not fork: C xenstored needs -N)";
+      return failed("xenstored (%s) exited with status %d before serving%s", xenstored[0].c_str(),
+                    exit_status_of(status), hint);
     }
-    up = can_connect(paths.xenstored_socket, SOCK_STREAM);
   }
+  probe.request_stop();
+  probe.join();
   if (!up) {
     ::kill(xs_pid, SIGKILL);
-    return failed("xenstored (%s) did not open %s within 10 s", xenstored[0].c_str(), paths.xenstored_socket.c_str());
+    return failed("xenstored (%s) did not answer at %s within 10 s", xenstored[0].c_str(), paths.xenstored_socket.c_str());
   }
   if (ready >= 0) {
     const char one = 1;
@@ -188,6 +282,12 @@ int serve(const sim::host_paths& paths, std::vector<std::string> xenstored, int 
     int status = 0;
     ::waitpid(xs_pid, &status, 0);
   }
+  // What dom0 leaves on power-off: its /proc/xen, and the socket of a xenstored that died by
+  // SIGTERM (C xenstored does not catch it). Removed while the host's lock is still held.
+  kernel->release();
+  std::error_code ec;
+  fs::remove_all(paths.proc_xen, ec);
+  fs::remove(paths.xenstored_socket, ec);
   std::fprintf(stderr, "xenwire-host: host '%s' stopped\n", paths.name.c_str());
   return 0;
 }

@@ -18,7 +18,8 @@ every process that joins is one process of one domain, and dom0's xenstored serv
 commands:
   start [--foreground] [--xenstored PROGRAM [ARGS...]]
         start the host and dom0's xenstored (default xenwire-xenstored; another PROGRAM, e.g. Xen's
-        C xenstored, runs on the libxen emulation); prints the host's socket
+        C xenstored with -N, runs on the libxen emulation and sees dom0's /proc/xen: xsd_kva,
+        xsd_port); prints the host's socket
   stop  destroy every domain, stop xenstored and the host; prints the leak report (exit 1 if any)
   ls    every domain with its grants and ports
   run --domid N [--] CMD [ARGS...]

@@ -7,6 +7,8 @@
 //   host.lock      flock()ed by the running host, holds its pid: a lock nobody holds means a crashed run
 //   host.log       the host's log when started in the background
 //   xenstored.sock dom0's xenstored socket (XENSTORED_PATH for the host's programs)
+//   proc-xen/      dom0's /proc/xen as the launcher's dom0 kernel fills it (xsd_kva, xsd_port,
+//                  capabilities), seen through libxenwire-procxen.so by a Xen xenstored
 //   /dev/shm/xenwire.NAME.pages   the granted pages (Boost.Interprocess shared memory object)
 #pragma once
 
@@ -25,6 +27,7 @@ struct host_paths {
   std::filesystem::path lock;
   std::filesystem::path log;
   std::filesystem::path xenstored_socket;
+  std::filesystem::path proc_xen;
   std::string pages_object;  // shared-memory object name, without the leading '/'
 };
 

@@ -39,6 +39,10 @@ struct host_server_options {
   host_options limits{};
   // What happened, one line each (connections, deaths, refused requests). Empty: dropped.
   std::function<void(std::string_view)> log;
+  // Run once on shutdown, after the guests were destroyed and the companions exited, just before
+  // the leak check: the host process releases what it holds itself for dom0 (e.g. the launcher's
+  // dom0 kernel xenbus port, see sim/tools), as dom0's kernel would at power-off.
+  std::function<void()> before_leak_check;
 };
 
 class host_server {

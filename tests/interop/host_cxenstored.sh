@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Xen's C xenstored 4.17 (Debian's xen-utils-4.17, unmodified) as dom0's xenstored of a fresh
+# cross-process host (xenwire-host start --xenstored <it> -N), on the libxen emulation.
+# usage: host_cxenstored.sh XENWIRE_HOST MODE [ARGS...]
+#   workload WORKLOAD EXPECTED  a guest's workload over its ring (host_guest_workload.sh)
+#   clients                     xenstore-utils and Xen's test-xenstore as dom0 over the socket
+#   release                     a guest built with `xenwire-host build`, then destroyed, is released
+#                               (@releaseDomain fires, its nodes go) and the host stops clean
+# The package comes as scripts/interop.sh takes it (build/interop/debs). Exit 77 (a ctest skip) only
+# when it cannot be downloaded.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+host_bin=$1 mode=$2
+shift 2
+source "$here/../../scripts/xen-debs.sh"
+if ! extract_deb xen-utils-4.17; then
+  echo "SKIP: Debian's xen-utils-4.17 (C xenstored 4.17) cannot be downloaded (apt-get download failed)"
+  exit 77
+fi
+xen_bin=$xen_debs_work/root/usr/lib/xen-4.17/bin
+cxenstored=$xen_bin/xenstored
+[ -x "$cxenstored" ] || { echo "no $cxenstored in the extracted package" >&2; exit 1; }
+
+if [ "$mode" = workload ]; then
+  exec bash "$here/host_guest_workload.sh" "$host_bin" "$1" "$2" --xenstored "$cxenstored" -N
+fi
+
+export XENWIRE_RUN_DIR=$(mktemp -d /tmp/xenwire-cxs-XXXXXX)
+name=cxs$$
+export XENSTORED_PATH=$XENWIRE_RUN_DIR/$name/xenstored.sock
+H() { timeout -k 2 60 "$host_bin" --host "$name" "$@"; }
+t() { timeout -k 2 20 "$@"; }
+trap '"$host_bin" --host "$name" stop >/dev/null 2>&1; rm -rf "$XENWIRE_RUN_DIR"' EXIT
+failed=0
+# (the helpers' locals are not called `name`: bash's locals are dynamic, and H reads $name)
+ok() { echo "PASS  $1"; }
+bad() { echo "FAIL  $1" >&2; failed=$((failed + 1)); }
+expect() {  # expect <name> <expected stdout> <command...>
+  local label=$1 want=$2 got rc; shift 2
+  got=$("$@" 2>&1); rc=$?
+  if [ $rc -eq 0 ] && [ "$got" == "$want" ]; then ok "$label"; else
+    bad "$label"; printf '  expected (exit 0): %q\n  got (exit %d):     %q\n' "$want" "$rc" "$got" >&2
+  fi
+}
+check() { local label=$1; shift; if "$@"; then ok "$label"; else bad "$label"; fi; }
+host_log() { echo "--- host log:" >&2; cat "$XENWIRE_RUN_DIR/$name/host.log" >&2 2>/dev/null; }
+
+H start --xenstored "$cxenstored" -N >/dev/null || { host_log; exit 1; }
+echo "C xenstored 4.17 ($cxenstored) is dom0's xenstored at $XENSTORED_PATH"
+
+# watch_bg <file> <xenstore-watch args...>: xenstore-watch in the background, registered (its first
+# event printed) before this returns; the caller waits for it.
+watch_bg() {
+  local out=$1; shift
+  t xenstore-watch "$@" >"$out" 2>&1 &
+  watch_pid=$!
+  for _ in $(seq 200); do [ -s "$out" ] && return 0; sleep 0.05; done
+  return 1
+}
+
+case $mode in
+  clients)
+    expect "xenstore-write" "" t xenstore-write /interop/a 1 /interop/b two /interop/c three
+    expect "xenstore-read" $'1\ntwo' t xenstore-read /interop/a /interop/b
+    check "xenstore-exists (present)" t xenstore-exists /interop/a
+    check "xenstore-exists (absent)" bash -c '! timeout 10 xenstore-exists /interop/none'
+    expect "xenstore-list" $'a\nb\nc' t xenstore-list /interop
+    expect "xenstore-ls" $'a = "1"\nb = "two"\nc = "three"' t xenstore-ls /interop
+    expect "xenstore-rm" "" t xenstore-rm /interop/c
+    expect "xenstore-list after rm" $'a\nb' t xenstore-list /interop
+    expect "xenstore-chmod" "" t xenstore-chmod /interop/a n0 r5
+    check "xenstore-ls -p shows the perms" bash -c 'timeout 10 xenstore-ls -p /interop | grep -q "^a = \"1\" .*(n0,r5)$"'
+    expect "xenstore-read /tool/xenstored (C's initial node)" "" t xenstore-read /tool/xenstored
+    out=$XENWIRE_RUN_DIR/watch.out
+    if watch_bg "$out" -n 3 /interop/w; then
+      t xenstore-write /interop/w/x 1 && t xenstore-rm /interop/w
+      wait "$watch_pid"
+      expect "xenstore-watch" $'/interop/w\n/interop/w/x\n/interop/w' cat "$out"
+    else
+      bad "xenstore-watch registered"
+    fi
+    n=$("$xen_bin/test-xenstore" -l 2>/dev/null | wc -l)
+    if timeout -k 2 90 "$xen_bin/test-xenstore" >"$XENWIRE_RUN_DIR/test-xenstore.log" 2>&1; then
+      ok "test-xenstore (all $n tests)"
+    else
+      bad "test-xenstore (all $n tests)"; sed 's/^/  /' "$XENWIRE_RUN_DIR/test-xenstore.log" >&2
+    fi
+    ;;
+  release)
+    check "build --domid 7 (introduced to C xenstored)" H build --domid 7
+    expect "dom7's home" "guest-7" t xenstore-read /local/domain/7/name
+    out=$XENWIRE_RUN_DIR/release.out
+    if watch_bg "$out" -n 2 @releaseDomain; then
+      check "destroy 7" H destroy 7
+      wait "$watch_pid"
+      expect "@releaseDomain fired" $'@releaseDomain\n@releaseDomain' cat "$out"
+    else
+      bad "xenstore-watch @releaseDomain registered"
+    fi
+    check "dom7's nodes are gone" bash -c '! timeout 10 xenstore-exists /local/domain/7'
+    check "dom7 is dead on the host (C xenstored unmapped its page)" \
+      bash -c '! timeout 10 "$1" --host "$2" ls | grep -q "^dom7 "' _ "$host_bin" "$name"
+    ;;
+  *) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+
+# The host stops clean: C xenstored (SIGTERM) unbound and unmapped everything it held.
+if out=$(H stop 2>&1); then ok "stop: nothing leaked"; else bad "stop: nothing leaked"; echo "$out" >&2; host_log; fi
+trap 'rm -rf "$XENWIRE_RUN_DIR"' EXIT
+[ "$failed" -eq 0 ] || { host_log; exit 1; }
+echo "C xenstored on the host ($mode): all passed"
