@@ -169,8 +169,10 @@ int main(int argc, char** argv) {
   char dir[] = "/tmp/xenwire-bench-host-XXXXXX";
   if (::mkdtemp(dir) == nullptr) bench::die("mkdtemp", std::error_code(errno, std::generic_category()));
   auto loop = must(event_loop::create(), "event loop");
-  auto server = must(sim::host_server::start({.name = "bench", .run_root = dir, .limits = {}, .log = {}}, *loop),
-                     "start the host");
+  sim::host_server_options opts;
+  opts.name = "bench";
+  opts.run_root = dir;
+  auto server = must(sim::host_server::start(opts, *loop), "start the host");
   std::thread host_thread([&] {
     while (!loop->stopping()) static_cast<void>(loop->run_once(std::chrono::milliseconds(-1)));
   });
