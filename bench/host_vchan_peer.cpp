@@ -65,6 +65,19 @@ void relax(unsigned& rounds) {
   }
 }
 
+// A node's value once it exists and we may read it (the server sets the permissions after creating
+// the path); gives up after 30 s.
+std::string wait_for_node(xenstore::client& xs, const std::string& node) {
+  const auto until = clock_type::now() + std::chrono::seconds(30);
+  while (clock_type::now() < until) {
+    auto r = xs.try_read(node);
+    if (r && *r) return **r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::fprintf(stderr, "bench_host_vchan_peer: %s never appeared\n", node.c_str());
+  std::exit(1);
+}
+
 int run_spsc(bool server, transport& t, xenstore::client& xs, domid_t peer, const std::string& path,
              std::size_t total, std::size_t chunk, std::size_t ring) {
   const std::size_t pages = 1 + ring / page_size;
@@ -73,20 +86,15 @@ int run_spsc(bool server, transport& t, xenstore::client& xs, domid_t peer, cons
   std::span<std::byte> mem;
   if (server) {
     shared = must(t.grants().share(peer, pages, access::read_write), "share the ring");
+    // The peer reads what we write below (new nodes inherit these permissions).
+    must(xs.mkdir(path), "mkdir the rendezvous");
+    must(xs.set_perms(path, {{t.self(), xenstore::perm::none}, {peer, xenstore::perm::read}}), "set its permissions");
     std::string refs;
     for (grant_ref_t r : shared->refs()) refs += std::to_string(r) + " ";
     must(xs.write(path + "/spsc-refs", refs), "publish the refs");
     mem = shared->bytes();
   } else {
-    std::string refs;
-    for (;;) {
-      auto r = xs.try_read(path + "/spsc-refs");
-      if (r && *r) {
-        refs = **r;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    std::string refs = wait_for_node(xs, path + "/spsc-refs");
     std::vector<grant_ref_t> list;
     for (std::size_t at = 0; at < refs.size();) {
       list.push_back(static_cast<grant_ref_t>(std::strtoul(refs.c_str() + at, nullptr, 10)));
@@ -133,11 +141,7 @@ int run_spsc(bool server, transport& t, xenstore::client& xs, domid_t peer, cons
     std::printf("%.1f\n", static_cast<double>(total) / std::chrono::duration<double>(clock_type::now() - t0).count() / (1 << 20));
     must(xs.write(path + "/spsc-done", "1"), "say done");
   } else {
-    for (;;) {  // the server reads the last bytes from our mapping: keep it until it is done
-      auto r = xs.try_read(path + "/spsc-done");
-      if (r && *r) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    wait_for_node(xs, path + "/spsc-done");  // the server reads the last bytes from our mapping
   }
   return 0;
 }
