@@ -61,6 +61,7 @@ struct host_server::impl {
   std::unique_ptr<sim::host> host;  // before conns: connections release into it
   detail::host_core* core = nullptr;
   std::map<int, std::unique_ptr<connection>> conns;
+  std::vector<std::byte> inbox;  // every request lands here in turn
   bool finished = false;
 
   // Shutdown in progress: the requester's connection, companions still running, the kill timer.
@@ -144,7 +145,7 @@ void host_server::impl::readable(int fd) {
   auto it = conns.find(fd);
   if (it == conns.end()) return;
   connection& c = *it->second;
-  auto m = w::receive_message(fd);
+  auto m = w::receive_message(fd, inbox);
   if (!m) {
     if (m.error() == errc::would_block || m.error() == std::errc::resource_unavailable_try_again) return;
     close_connection(fd, m.error() == errc::peer_closed ? "closed" : "broken");

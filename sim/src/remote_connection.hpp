@@ -36,6 +36,7 @@ class remote_connection {
 
  private:
   std::mutex mutex_;
+  std::vector<std::byte> inbox_;  // replies land here (guarded by mutex_)
   unique_fd sock_;
   unique_fd pages_;
   domid_t domid_;

@@ -48,7 +48,7 @@ result<call_result> remote_connection::call(wire::request rq, std::span<const st
     return fail(s.error());
   }
   if (dies) ::raise(SIGKILL);
-  auto m = wire::receive_message(sock_.get());
+  auto m = wire::receive_message(sock_.get(), inbox_);
   if (!m) return fail(m.error());
   call_result out;
   if (m->bytes.size() < sizeof out.head) return fail(errc::protocol_error);
@@ -240,6 +240,10 @@ class remote_event_channel_impl final : public remote_event_channel {
     return {};
   }
   result<std::optional<evtchn_port_t>> take(bool and_mask) {
+    // The host keeps the eventfd readable exactly while a port of ours is deliverable (it writes
+    // it before answering whoever raised the port): a quiet fd saves asking.
+    pollfd p{efd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) == 0) return std::optional<evtchn_port_t>{};
     auto r = conn_->call(make(w::op::pending, id_, and_mask ? 1 : 0));
     if (!r) return fail(r.error());
     if (r->head.v1 == 0) return std::optional<evtchn_port_t>{};

@@ -81,10 +81,10 @@ result<void> send_message(int sock, std::span<const std::byte> head, std::span<c
   }
 }
 
-result<message> receive_message(int sock) {
+result<message> receive_message(int sock, std::vector<std::byte>& buffer) {
+  if (buffer.size() < max_message) buffer.resize(max_message);
   message m;
-  m.bytes.resize(max_message);
-  iovec iov{m.bytes.data(), m.bytes.size()};
+  iovec iov{buffer.data(), max_message};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -111,7 +111,7 @@ result<message> receive_message(int sock) {
   }
   if (n == 0) return fail(errc::peer_closed);
   if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) return fail(errc::protocol_error);
-  m.bytes.resize(static_cast<std::size_t>(n));
+  m.bytes = std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(n));
   return m;
 }
 

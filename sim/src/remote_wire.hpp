@@ -76,9 +76,10 @@ static_assert(sizeof(domain_entry) == 32);
 std::int32_t encode_error(const std::error_code& ec);
 std::error_code decode_error(std::int32_t e);
 
-// A received message: bytes plus the fds that came with it (owned: closed unless taken).
+// A received message: its bytes (in the receiver's buffer) plus the fds that came with it (owned:
+// closed unless taken).
 struct message {
-  std::vector<std::byte> bytes;
+  std::span<const std::byte> bytes;
   std::vector<int> fds;
   message() = default;
   message(message&&) noexcept;
@@ -90,7 +91,8 @@ struct message {
 // Sends one message (retrying EINTR). EPIPE/ECONNRESET come back as errc::peer_closed.
 result<void> send_message(int sock, std::span<const std::byte> head, std::span<const std::byte> tail,
                           std::span<const int> fds);
-// Receives one message; errc::peer_closed at end of stream, errc::protocol_error if truncated.
-result<message> receive_message(int sock);
+// Receives one message into `buffer` (grown to max_message once and reused: no allocation and no
+// zeroing per message); errc::peer_closed at end of stream, errc::protocol_error if truncated.
+result<message> receive_message(int sock, std::vector<std::byte>& buffer);
 
 }  // namespace xenwire::sim::detail::wire
