@@ -309,7 +309,8 @@ void host_server::impl::companion_exited(int pidfd) {
 void host_server::impl::finish_shutdown() {
   if (opts.before_leak_check) opts.before_leak_check();
   std::string text;
-  for (const auto& line : host->check_clean().leaks()) text += line + "\n";
+  const clean_report report = host->check_clean();  // named: a temporary's leaks() would dangle
+  for (const auto& line : report.leaks()) text += line + "\n";
   finished = true;
   loop.stop();
   auto it = conns.find(shutdown_requester);
