@@ -339,6 +339,7 @@ TEST_F(xen_seam_contract, UnmapNotifyClearsTheByteAndSignalsOnUnmapOnOnePageOnly
           CHECK(mapped->bytes()[100] == std::byte{1});
           const grant_ref_t two[] = {ref[0], ref[0]};
           CHECK_ERR(t.grants().map(0, two, access::read_write, {.port = p1}), errc::not_supported);
+          CHECK_ERR(t.grants().map(0, ref, access::read_only, {.clear_byte = 1}), errc::read_only);
           CHECK_ERR(t.grants().share(0, 2, access::read_write, {.clear_byte = 1}), errc::not_supported);
           CHECK_ERR(t.grants().share(0, 1, access::read_write, {.clear_byte = page_size}), errc::invalid_argument);
           mapped.reset();

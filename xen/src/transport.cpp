@@ -117,6 +117,8 @@ class xen_grant_table final : public grant_table {
       return fail(errc::invalid_argument);
     }
     if (auto ok = check_notify(notify, refs.size()); !ok) return fail(ok.error());
+    // gntdev refuses UNMAP_NOTIFY_CLEAR_BYTE on a read-only mapping (EINVAL); say why, as sim does.
+    if (mode == access::read_only && notify.clear_byte) return fail(errc::read_only);
     const int prot = mode == access::read_write ? PROT_READ | PROT_WRITE : PROT_READ;
     void* addr = nullptr;
     if (notify.clear_byte || notify.port) {

@@ -14,6 +14,7 @@
 //   - an unmap_notify is only possible on a one-page share or mapping (xengntshr_share_page_notify,
 //     xengnttab_map_grant_ref_notify take one page): several pages with a notify fail with
 //     errc::not_supported — share the notified page on its own, as libxenvchan does.
+//     A clear_byte on a read-only mapping fails with errc::read_only (gntdev refuses it).
 //
 // Thread safety (the libraries' handles are kernel file descriptors; every call is an ioctl, an
 // mmap or a read/write on them):
