@@ -48,4 +48,17 @@ void close_gntdev_handle(xengntdev_handle* h) noexcept;
 // beyond the page or a port of -1 means "none".
 unmap_notify to_unmap_notify(std::uint32_t notify_offset, evtchn_port_t notify_port) noexcept;
 
+// xengnttab_unmap / xengntshr_unshare: takes the region starting at `start` out of `regions` if it
+// spans exactly `count` pages (Linux's check), else nullptr. The caller holds the handle's mutex and
+// destroys the region after releasing it (the destructor talks to the host and fires notifies).
+template <class Region>
+std::unique_ptr<Region> take_region(std::map<void*, std::unique_ptr<Region>>& regions, void* start,
+                                    std::uint32_t count) {
+  auto it = regions.find(start);
+  if (it == regions.end() || it->second->bytes().size() != std::size_t{count} * page_size) return nullptr;
+  std::unique_ptr<Region> taken = std::move(it->second);
+  regions.erase(it);
+  return taken;
+}
+
 }  // namespace xenwire::emu

@@ -73,13 +73,9 @@ int xengntshr_unshare(xengntshr_handle* xgs, void* start_address, uint32_t count
   std::unique_ptr<shared_pages> doomed;
   {
     std::lock_guard lock(xgs->mutex);
-    auto it = xgs->shares.find(start_address);
-    if (it == xgs->shares.end() || it->second->bytes().size() != std::size_t{count} * page_size) {
-      return emu::fail_errno(EINVAL);
-    }
-    doomed = std::move(it->second);
-    xgs->shares.erase(it);
+    doomed = emu::take_region(xgs->shares, start_address, count);
   }
+  if (!doomed) return emu::fail_errno(EINVAL);
   doomed.reset();  // unshares (and fires the unmap-notify) outside the handle's lock
   return 0;
 }

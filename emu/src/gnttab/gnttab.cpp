@@ -103,14 +103,10 @@ int xengnttab_unmap(xengnttab_handle* xgt, void* start_address, uint32_t count) 
   std::unique_ptr<mapped_pages> doomed;
   {
     std::lock_guard lock(xgt->mutex);
-    auto it = xgt->maps.find(start_address);
-    if (it == xgt->maps.end() || it->second->bytes().size() != std::size_t{count} * page_size) {
-      return emu::fail_errno(EINVAL);
-    }
-    doomed = std::move(it->second);
-    xgt->maps.erase(it);
-    xgt->mapped_pages -= count;
+    doomed = emu::take_region(xgt->maps, start_address, count);
+    if (doomed) xgt->mapped_pages -= count;
   }
+  if (!doomed) return emu::fail_errno(EINVAL);
   doomed.reset();  // unmaps (and fires the unmap-notify) outside the handle's lock
   return 0;
 }
