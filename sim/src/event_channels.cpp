@@ -10,6 +10,7 @@
 
 #include "core.hpp"
 #include "scheduler_impl.hpp"
+#include "xenwire/ring/event_wait.hpp"
 
 namespace xenwire::sim::detail {
 
@@ -112,27 +113,15 @@ class event_channel_impl final : public event_channel {
   }
 
   result<evtchn_port_t> wait(std::chrono::milliseconds timeout) override {
-    using clock = std::chrono::steady_clock;
-    const auto deadline = clock::now() + timeout;
-    for (;;) {
-      {
-        std::lock_guard lock(core_->mutex);
-        auto got = take_locked();
-        if (!got) return fail(got.error());
-        if (*got) return **got;
-        if (core_->sched != nullptr) return fail(errc::timed_out);  // deterministic: never block
-      }
-      int wait_ms = -1;
-      if (timeout.count() >= 0) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) return fail(errc::timed_out);
-        wait_ms = static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), 1 << 30));
-      }
-      pollfd p{h_->efd, POLLIN, 0};
-      if (::poll(&p, 1, wait_ms) < 0 && errno != EINTR) {
-        return fail(std::error_code(errno, std::system_category()));
-      }
-    }
+    pollfd fds[] = {{h_->efd, POLLIN, 0}};
+    return wait_for_event(
+        [this]() -> result<std::optional<evtchn_port_t>> {
+          std::lock_guard lock(core_->mutex);
+          auto got = take_locked();
+          if (got && !*got && core_->sched != nullptr) return fail(errc::timed_out);  // deterministic: never block
+          return got;
+        },
+        fds, timeout);
   }
 
   result<void> mask(evtchn_port_t port) override {

@@ -79,6 +79,8 @@ struct host_server::impl {
   void readable(int fd);
   void close_connection(int fd, const char* why);
   result<void> reply(connection& c, w::reply r, std::span<const std::byte> tail = {}, std::span<const int> fds = {});
+  // Text for a person (describe, the leak report): one line each, cut at the largest message.
+  void reply_lines(connection& c, w::reply r, const std::vector<std::string>& lines);
   void handle(connection& c, const w::request& rq, std::span<const std::byte> tail);
   void hello(connection& c, const w::request& rq);
   template <class T>
@@ -192,6 +194,13 @@ result<void> host_server::impl::reply(connection& c, w::reply r, std::span<const
   // it is broken or hostile, and must not stall the host.
   if (!sent) close_connection(c.sock.get(), "stopped reading replies");
   return sent;
+}
+
+void host_server::impl::reply_lines(connection& c, w::reply r, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  if (text.size() > w::max_message - sizeof r) text.resize(w::max_message - sizeof r);
+  reply(c, r, std::as_bytes(std::span(text.data(), text.size())));
 }
 
 void host_server::impl::hello(connection& c, const w::request& rq) {
@@ -308,16 +317,12 @@ void host_server::impl::companion_exited(int pidfd) {
 
 void host_server::impl::finish_shutdown() {
   if (opts.before_leak_check) opts.before_leak_check();
-  std::string text;
-  const clean_report report = host->check_clean();  // named: a temporary's leaks() would dangle
-  for (const auto& line : report.leaks()) text += line + "\n";
+  const clean_report report = host->check_clean();
   finished = true;
   loop.stop();
   auto it = conns.find(shutdown_requester);
   if (it == conns.end()) return;
-  w::reply r;
-  if (text.size() > w::max_message - sizeof r) text.resize(w::max_message - sizeof r);
-  reply(*it->second, r, std::as_bytes(std::span(text.data(), text.size())));
+  reply_lines(*it->second, w::reply{}, report.leaks());
 }
 
 void host_server::impl::handle(connection& c, const w::request& rq, std::span<const std::byte> tail) {
@@ -347,24 +352,19 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
       notify.port = np;
       const access mode = rq.c == 0 ? access::read_only : access::read_write;
       std::vector<std::byte> out;
-      std::span<const detail::page_index> pages;
       object made;
       if (sharing) {
         auto s = c.transport->grants().share(peer, rq.b, mode, notify);
         if (!s) return answer(s.error());
-        const auto refs = (*s)->refs();
-        pages = detail::backing_pages(**s);
-        out.resize(refs.size() * 4 + pages.size() * 8);
-        std::memcpy(out.data(), refs.data(), refs.size() * 4);
-        std::memcpy(out.data() + refs.size() * 4, pages.data(), pages.size() * 8);
+        out = w::encode_share((*s)->refs(), detail::backing_pages(**s));
         made = std::move(*s);
       } else {
         std::vector<grant_ref_t> refs(rq.count);
         std::memcpy(refs.data(), tail.data(), tail.size());
         auto m = c.transport->grants().map(peer, refs, mode, notify);
         if (!m) return answer(m.error());
-        pages = detail::backing_pages(**m);
-        out.resize(pages.size() * 8);
+        const auto pages = detail::backing_pages(**m);
+        out.resize(pages.size_bytes());
         std::memcpy(out.data(), pages.data(), out.size());
         made = std::move(*m);
       }
@@ -450,14 +450,10 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
     case w::op::take_xenstore: {
       auto ep = c.transport->take_xenstore();
       if (!ep) return answer(ep.error());
-      const auto refs = ep->page->refs();
-      const auto pages = detail::backing_pages(*ep->page);
-      std::vector<std::byte> out(refs.size() * 4 + pages.size() * 8);
-      std::memcpy(out.data(), refs.data(), refs.size() * 4);
-      std::memcpy(out.data() + refs.size() * 4, pages.data(), pages.size() * 8);
+      const auto out = w::encode_share(ep->page->refs(), detail::backing_pages(*ep->page));
       const int efd = ep->events->fd();
       r.object = c.next_id++;
-      r.v0 = refs[0];
+      r.v0 = ep->page->refs()[0];
       r.v1 = ep->port;
       r.v2 = c.next_id++;
       c.objects.emplace(r.object, std::move(ep->page));
@@ -511,10 +507,7 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
       return;
     }
     case w::op::describe: {
-      std::string text;
-      for (const auto& line : describe_lines()) text += line + "\n";
-      if (text.size() > w::max_message - sizeof r) text.resize(w::max_message - sizeof r);
-      reply(c, r, std::as_bytes(std::span(text.data(), text.size())));
+      reply_lines(c, r, describe_lines());
       return;
     }
     case w::op::shutdown:

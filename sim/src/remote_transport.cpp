@@ -17,6 +17,7 @@
 
 #include "page_memory.hpp"
 #include "remote_connection.hpp"
+#include "xenwire/ring/event_wait.hpp"
 #include "xenwire/sim/host_paths.hpp"
 
 namespace xenwire::sim {
@@ -78,17 +79,6 @@ request make(w::op op, std::uint64_t object = 0, std::uint64_t a = 0, std::uint6
   return rq;
 }
 
-// Refs then page indices, as the host sends them for a share.
-result<std::pair<std::vector<grant_ref_t>, std::vector<detail::page_index>>> split_share(std::span<const std::byte> tail) {
-  if (tail.size() % 12 != 0 || tail.empty()) return fail(errc::protocol_error);
-  const std::size_t n = tail.size() / 12;
-  std::vector<grant_ref_t> refs(n);
-  std::vector<detail::page_index> pages(n);
-  std::memcpy(refs.data(), tail.data(), n * 4);
-  std::memcpy(pages.data(), tail.data() + n * 4, n * 8);
-  return std::pair{std::move(refs), std::move(pages)};
-}
-
 class remote_shared_pages final : public shared_pages {
  public:
   remote_shared_pages(std::shared_ptr<remote_connection> conn, std::uint64_t id, domid_t peer,
@@ -147,15 +137,15 @@ class remote_grant_table final : public grant_table {
     if (notify.clear_byte && *notify.clear_byte >= page_size) return fail(errc::invalid_argument);
     auto r = conn_->call(make(w::op::share, 0, peer, pages, peer_access == access::read_write ? 1 : 0, notify_word(notify)));
     if (!r) return fail(r.error());
-    auto split = split_share(r->tail);
-    if (!split || split->first.size() != pages) return fail(errc::protocol_error);
-    auto view = detail::map_file_pages(conn_->pages_fd(), split->second, true);
+    auto split = w::decode_share(r->tail);
+    if (!split || split->refs.size() != pages) return fail(errc::protocol_error);
+    auto view = detail::map_file_pages(conn_->pages_fd(), split->pages, true);
     if (!view) {
       static_cast<void>(conn_->call(make(w::op::unshare, r->head.object)));
       return fail(view.error());
     }
     return std::make_unique<remote_shared_pages>(conn_, r->head.object, peer == domid_self ? conn_->domid() : peer,
-                                                 std::move(split->first), std::move(*view));
+                                                 std::move(split->refs), std::move(*view));
   }
 
   result<std::unique_ptr<mapped_pages>> map(domid_t peer, std::span<const grant_ref_t> refs, access mode,
@@ -207,23 +197,9 @@ class remote_event_channel_impl final : public remote_event_channel {
   result<std::optional<evtchn_port_t>> pending_and_mask() override { return take(true); }
 
   result<evtchn_port_t> wait(std::chrono::milliseconds timeout) override {
-    using clock = std::chrono::steady_clock;
-    const auto deadline = clock::now() + timeout;
-    for (;;) {
-      auto got = take(false);
-      if (!got) return fail(got.error());
-      if (*got) return **got;
-      int wait_ms = -1;
-      if (timeout.count() >= 0) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) return fail(errc::timed_out);
-        wait_ms = static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), 1 << 30));
-      }
-      // The host's socket too: if the host dies, its hang-up ends the wait.
-      pollfd p[2] = {{efd_.get(), POLLIN, 0}, {conn_->socket(), 0, 0}};
-      if (::poll(p, 2, wait_ms) < 0 && errno != EINTR) return fail(std::error_code(errno, std::system_category()));
-      if ((p[1].revents & (POLLHUP | POLLERR)) != 0) return fail(errc::peer_closed);
-    }
+    // The host's socket too: if the host dies, its hang-up ends the wait.
+    pollfd fds[] = {{efd_.get(), POLLIN, 0}, {conn_->socket(), 0, 0}};
+    return wait_for_event([this] { return take(false); }, fds, timeout);
   }
 
   int fd() const noexcept override { return efd_.get(); }
@@ -315,14 +291,14 @@ result<std::unique_ptr<remote_event_channel>> remote_transport::open_remote_even
 result<xenstore_endpoint> remote_transport::take_xenstore() {
   auto r = conn_->call(make(w::op::take_xenstore));
   if (!r) return fail(r.error());
-  auto split = split_share(r->tail);
+  auto split = w::decode_share(r->tail);
   unique_fd efd(r->raw.take_fd(0));
-  if (!split || split->first.size() != 1 || !efd) return fail(errc::protocol_error);
+  if (!split || split->refs.size() != 1 || !efd) return fail(errc::protocol_error);
   auto handle = std::make_unique<remote_event_channel_impl>(conn_, r->head.v2, std::move(efd));
-  auto view = detail::map_file_pages(conn_->pages_fd(), split->second, true);
+  auto view = detail::map_file_pages(conn_->pages_fd(), split->pages, true);
   if (!view) return fail(view.error());
   xenstore_endpoint ep;
-  ep.page = std::make_unique<remote_shared_pages>(conn_, r->head.object, 0, std::move(split->first), std::move(*view));
+  ep.page = std::make_unique<remote_shared_pages>(conn_, r->head.object, 0, std::move(split->refs), std::move(*view));
   ep.events = std::move(handle);
   ep.port = static_cast<evtchn_port_t>(r->head.v1);
   return ep;

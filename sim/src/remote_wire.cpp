@@ -23,6 +23,23 @@ void unpack_notify(std::uint64_t v, std::optional<std::size_t>& clear_byte, std:
   if ((v >> 62) & 1) port = static_cast<std::uint32_t>(v >> 16);
 }
 
+std::vector<std::byte> encode_share(std::span<const std::uint32_t> refs, std::span<const std::uint64_t> pages) {
+  std::vector<std::byte> out(refs.size_bytes() + pages.size_bytes());
+  std::memcpy(out.data(), refs.data(), refs.size_bytes());
+  std::memcpy(out.data() + refs.size_bytes(), pages.data(), pages.size_bytes());
+  return out;
+}
+
+result<share_tail> decode_share(std::span<const std::byte> tail) {
+  constexpr std::size_t pair = sizeof(std::uint32_t) + sizeof(std::uint64_t);
+  if (tail.empty() || tail.size() % pair != 0) return fail(errc::protocol_error);
+  const std::size_t n = tail.size() / pair;
+  share_tail out{std::vector<std::uint32_t>(n), std::vector<std::uint64_t>(n)};
+  std::memcpy(out.refs.data(), tail.data(), n * sizeof(std::uint32_t));
+  std::memcpy(out.pages.data(), tail.data() + n * sizeof(std::uint32_t), n * sizeof(std::uint64_t));
+  return out;
+}
+
 std::int32_t encode_error(const std::error_code& ec) {
   if (!ec) return 0;
   if (ec.category() == xenwire_category()) return ec.value();

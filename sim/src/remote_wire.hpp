@@ -73,6 +73,15 @@ struct domain_entry {
 };
 static_assert(sizeof(domain_entry) == 32);
 
+// A share's reply tail (share, take_xenstore): its refs (u32 each), then its page indices (u64 each).
+struct share_tail {
+  std::vector<std::uint32_t> refs;
+  std::vector<std::uint64_t> pages;
+};
+std::vector<std::byte> encode_share(std::span<const std::uint32_t> refs, std::span<const std::uint64_t> pages);
+// errc::protocol_error unless the tail holds one or more whole (ref, page) pairs.
+result<share_tail> decode_share(std::span<const std::byte> tail);
+
 std::int32_t encode_error(const std::error_code& ec);
 std::error_code decode_error(std::int32_t e);
 

@@ -21,6 +21,8 @@ extern "C" {
 #include <xengnttab.h>
 }
 
+#include "xenwire/ring/event_wait.hpp"
+
 namespace xenwire::xen {
 
 namespace {
@@ -183,21 +185,8 @@ class xen_event_channel final : public event_channel {
     return static_cast<evtchn_port_t>(port);
   }
   result<evtchn_port_t> wait(std::chrono::milliseconds timeout) override {
-    using clock = std::chrono::steady_clock;
-    const auto deadline = clock::now() + timeout;
-    for (;;) {
-      auto got = pending();
-      if (!got) return fail(got.error());
-      if (*got) return **got;
-      int ms = -1;
-      if (timeout.count() >= 0) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
-        if (left <= 0) return fail(errc::timed_out);
-        ms = left > INT_MAX ? INT_MAX : static_cast<int>(left);
-      }
-      pollfd p{xenevtchn_fd(h_), POLLIN, 0};
-      if (::poll(&p, 1, ms) < 0 && errno != EINTR) return fail_errno(xen_call::pending);
-    }
+    pollfd fds[] = {{xenevtchn_fd(h_), POLLIN, 0}};
+    return wait_for_event([this] { return pending(); }, fds, timeout);
   }
   result<void> mask(evtchn_port_t) override { return fail(errc::not_supported); }  // libxenevtchn: no mask
   result<void> unmask(evtchn_port_t port) override {
