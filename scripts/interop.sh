@@ -54,6 +54,7 @@ for tool in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-rm x
 done
 xen_debs_work=$work
 source "$root/scripts/xen-debs.sh"  # fetch_deb, extract_deb
+source "$root/scripts/xenstore-utils-checks.sh"  # xenstore_utils_checks
 extract_deb xen-utils-4.17 || { echo "interop: cannot download xen-utils-4.17" >&2; exit 1; }
 extract_deb python3-pyxs || { echo "interop: cannot download python3-pyxs" >&2; exit 1; }
 test_xenstore=$work/root/usr/lib/xen-4.17/bin/test-xenstore
@@ -91,18 +92,7 @@ check "daemon: unusable arguments (exit 2)" \
   bash -c '"$1" --guest-socket nonsense 2>/dev/null; [ $? -eq 2 ]' _ "$daemon_bin"
 
 # ---- xenstore-utils ----
-expect "xenstore-write" "" t xenstore-write /interop/a 1 /interop/b two /interop/c three
-expect "xenstore-read" $'1\ntwo' t xenstore-read /interop/a /interop/b
-check "xenstore-exists (present)" t xenstore-exists /interop/a
-check "xenstore-exists (absent)" bash -c '! timeout 10 xenstore-exists /interop/none'
-expect "xenstore-list" $'a\nb\nc' t xenstore-list /interop
-expect "xenstore-ls" $'a = "1"\nb = "two"\nc = "three"' t xenstore-ls /interop
-expect "xenstore-rm" "" t xenstore-rm /interop/c
-expect "xenstore-list after rm" $'a\nb' t xenstore-list /interop
-check "xenstore-read of removed node fails" bash -c '! timeout 10 xenstore-read /interop/c 2>/dev/null'
-expect "xenstore-chmod" "" t xenstore-chmod /interop/a n0 r$guest_domid
-check "xenstore-ls -p shows the perms" \
-  bash -c 'timeout 10 xenstore-ls -p /interop | grep -q "^a = \"1\" .*(n0,r$1)$"' _ "$guest_domid"
+xenstore_utils_checks "$guest_domid"
 check "xenstore-utils as guest: relative write/read" \
   bash -c 'XENSTORED_PATH=$1 timeout 10 xenstore-write rel v && [ "$(XENSTORED_PATH=$1 timeout 10 xenstore-read rel)" = v ]' _ "$guest_sock"
 check "xenstore-utils as guest: read of granted node" \

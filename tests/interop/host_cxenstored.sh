@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 host_bin=$1 mode=$2
 shift 2
 source "$here/../../scripts/xen-debs.sh"
+source "$here/../../scripts/xenstore-utils-checks.sh"
 if ! extract_deb xen-utils-4.17; then
   echo "SKIP: Debian's xen-utils-4.17 (C xenstored 4.17) cannot be downloaded (apt-get download failed)"
   exit 77
@@ -60,16 +61,7 @@ watch_bg() {
 
 case $mode in
   clients)
-    expect "xenstore-write" "" t xenstore-write /interop/a 1 /interop/b two /interop/c three
-    expect "xenstore-read" $'1\ntwo' t xenstore-read /interop/a /interop/b
-    check "xenstore-exists (present)" t xenstore-exists /interop/a
-    check "xenstore-exists (absent)" bash -c '! timeout 10 xenstore-exists /interop/none'
-    expect "xenstore-list" $'a\nb\nc' t xenstore-list /interop
-    expect "xenstore-ls" $'a = "1"\nb = "two"\nc = "three"' t xenstore-ls /interop
-    expect "xenstore-rm" "" t xenstore-rm /interop/c
-    expect "xenstore-list after rm" $'a\nb' t xenstore-list /interop
-    expect "xenstore-chmod" "" t xenstore-chmod /interop/a n0 r5
-    check "xenstore-ls -p shows the perms" bash -c 'timeout 10 xenstore-ls -p /interop | grep -q "^a = \"1\" .*(n0,r5)$"'
+    xenstore_utils_checks 5
     expect "xenstore-read /tool/xenstored (C's initial node)" "" t xenstore-read /tool/xenstored
     out=$XENWIRE_RUN_DIR/watch.out
     if watch_bg "$out" -n 3 /interop/w; then
