@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "guest.hpp"
 
@@ -30,7 +32,23 @@ guest_process::~guest_process() {
   if (sock_ >= 0) ::close(sock_);
 }
 
+// The toolstack has threads (xenstore readers, watches), so the child of fork() may only make
+// async-signal-safe calls until it execs: argv and the environment are built before the fork.
 void guest_process::start() {
+  std::vector<std::string> argv = {"/proc/self/exe", "--guest-process", std::to_string(plan_.domid)};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  std::vector<std::string> env = {"XENWIRE_HOST=" + host_socket_.string(),
+                                  "XENWIRE_DOMID=" + std::to_string(plan_.domid)};
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    if (!kv.starts_with("XENWIRE_HOST=") && !kv.starts_with("XENWIRE_DOMID=")) env.emplace_back(kv);
+  }
+  std::vector<char*> cargv, cenv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return;
   std::fflush(nullptr);
@@ -40,14 +58,7 @@ void guest_process::start() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::dup2(sv[1], report_fd);  // dup2 clears close-on-exec on the copy
-    ::setenv("XENWIRE_HOST", host_socket_.c_str(), 1);
-    ::setenv("XENWIRE_DOMID", std::to_string(plan_.domid).c_str(), 1);
-    std::vector<std::string> argv = {"/proc/self/exe", "--guest-process", std::to_string(plan_.domid)};
-    argv.insert(argv.end(), args_.begin(), args_.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    ::execv(cargv[0], cargv.data());
+    ::execve(cargv[0], cargv.data(), cenv.data());
     ::_exit(127);
   }
   ::close(sv[1]);

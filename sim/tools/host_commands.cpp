@@ -114,7 +114,11 @@ bool remove_leftovers(const sim::host_paths& paths) {
   return found;
 }
 
+// argv is built before the fork: the child may only make async-signal-safe calls until it execs.
 pid_t spawn(const std::vector<std::string>& argv, bool die_with_parent) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));  // NOLINT: execvp's API
+  cargv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
@@ -125,11 +129,9 @@ pid_t spawn(const std::vector<std::string>& argv, bool die_with_parent) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));  // NOLINT: execvp's API
-  cargv.push_back(nullptr);
   ::execvp(cargv[0], cargv.data());
-  std::fprintf(stderr, "xenwire-host: cannot run %s: %s\n", argv[0].c_str(), std::strerror(errno));
+  const char* parts[] = {"xenwire-host: cannot run ", cargv[0], ": ", std::strerror(errno), "\n"};
+  for (const char* p : parts) static_cast<void>(::write(STDERR_FILENO, p, std::strlen(p)));
   ::_exit(127);
 }
 
