@@ -1,5 +1,7 @@
 #include "xenwire/xenstore/daemon/daemon_options.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <CLI/CLI.hpp>
 
@@ -98,10 +100,16 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
                                      "/var/run/xenstored/socket)");
   app.add_option("--guest-socket", guests, "D=PATH: clients of PATH act as unprivileged domain D (repeatable)")
       ->type_name("D=PATH");
-  if (const char* env = std::getenv("XENWIRE_BACKEND"); env != nullptr && *env != '\0') opts.backend = env;
-  app.add_option("--backend", opts.backend, "Where guests' rings come from: none (sockets only) or sim (the "
-                                             "simulated host at $XENWIRE_HOST); default $XENWIRE_BACKEND, else none")
-      ->check(CLI::IsMember({"none", "sim"}));
+  if (const char* env = std::getenv("XENWIRE_BACKEND"); env != nullptr && *env != '\0') {
+    opts.backend = env;
+  } else if (::access("/dev/xen/evtchn", F_OK) == 0) {
+    opts.backend = "xen";
+  }
+  app.add_option("--backend", opts.backend,
+                 "Where guests' rings come from: none (sockets only), xen (libxengnttab/libxenevtchn) or sim (the "
+                 "simulated host at $XENWIRE_HOST); default $XENWIRE_BACKEND, else xen where /dev/xen/evtchn "
+                 "exists, else none")
+      ->check(CLI::IsMember({"none", "xen", "sim"}));
   app.add_flag("--read-only", opts.read_only, "Clients of --socket get read-only connections");
   app.add_option("-Q,--quota", hard, "NAME=VALUE: a hard quota (" + quota_names(false) + "); 0 disables it")
       ->type_name("NAME=VALUE");

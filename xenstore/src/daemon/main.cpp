@@ -12,8 +12,7 @@
 #include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_path.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
-#include "xenwire/sim/host_paths.hpp"
-#include "xenwire/sim/remote.hpp"
+#include "xenwire/backend/backend.hpp"
 
 namespace xs = xenwire::xenstore;
 
@@ -71,14 +70,14 @@ int main(int argc, char** argv) {
 
   // Without a backend INTRODUCE is refused: only sockets are served.
   std::unique_ptr<xenwire::transport> rings;
-  if (opts->backend == "sim") {
-    auto t = xenwire::sim::remote_transport::connect({.socket = {}, .domid = 0, .mode = xenwire::sim::membership::member});
+  if (opts->backend != "none") {
+    const auto kind = xenwire::backend::parse(opts->backend).value();  // checked by the parser
+    auto t = xenwire::backend::open(kind, {.domid = 0});
     if (!t) {
-      log->error("cannot join the simulated host at {}: {}", xenwire::sim::default_host_socket().string(),
-                 t.error().message());
+      log->error("cannot open the {} backend: {}", xenwire::backend::describe(kind), t.error().message());
       return 1;
     }
-    log->info("serving guests' rings on the simulated host at {}", xenwire::sim::default_host_socket().string());
+    log->info("serving guests' rings through {}", xenwire::backend::describe(kind));
     rings = std::move(*t);
   }
   auto daemon = xs::xenstored::create(std::move(settings), rings.get(), [log](xs::log_level l, std::string_view m) {

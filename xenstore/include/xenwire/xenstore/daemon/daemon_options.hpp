@@ -21,8 +21,9 @@ struct daemon_options {
   server_config config{};
   std::optional<log_level> log_threshold = log_level::info;  // nullopt: --log-level off
   bool trace = false;
-  // Where domains' rings come from: "none" (sockets only), "sim" (the cross-process simulated host
-  // at $XENWIRE_HOST, as dom0). --backend, else $XENWIRE_BACKEND, else none.
+  // Where domains' rings come from: "none" (sockets only), "xen" (libxengnttab/libxenevtchn: a real
+  // Xen host, or the libxen emulation) or "sim" (the simulated host's own client, as dom0).
+  // --backend, else $XENWIRE_BACKEND, else xen where /dev/xen/evtchn exists, else none.
   std::string backend = "none";
 };
 
