@@ -186,6 +186,52 @@ domid_t domain_transport::self() const noexcept { return dom_->id; }
 grant_table& domain_transport::grants() noexcept { return *grants_; }
 result<std::unique_ptr<event_channel>> domain_transport::open_event_channel() { return core_->open_handle(dom_); }
 
+namespace {
+
+domain_life life_of(const detail::domain* d) {
+  if (d == nullptr) return domain_life::dead;
+  switch (d->state) {
+    case domain_state::alive: return domain_life::running;
+    case domain_state::dying: return domain_life::dying;
+    case domain_state::dead: break;
+  }
+  return domain_life::dead;
+}
+
+class local_domain_watch final : public domain_watch {
+ public:
+  local_domain_watch(std::shared_ptr<detail::host_core> core, std::unique_ptr<event_channel> events)
+      : core_(std::move(core)), events_(std::move(events)) {}
+  int fd() const noexcept override { return events_->fd(); }
+  result<bool> consume() override {
+    bool fired = false;
+    for (;;) {
+      auto port = events_->pending();
+      if (!port) return fail(port.error());
+      if (!*port) return fired;
+      fired = true;
+    }
+  }
+  result<domain_life> life(domid_t domid) override {
+    std::lock_guard lock(core_->mutex);
+    return life_of(core_->find_locked(domid));
+  }
+
+ private:
+  std::shared_ptr<detail::host_core> core_;
+  std::unique_ptr<event_channel> events_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<domain_watch>> domain_transport::watch_domains() {
+  if (dom_->id != 0) return fail(errc::permission_denied);
+  auto events = open_event_channel();
+  if (!events) return fail(events.error());
+  if (auto port = detail::bind_virq(**events, 3); !port) return fail(port.error());
+  return std::make_unique<local_domain_watch>(core_, std::move(*events));
+}
+
 result<xenstore_endpoint> domain_transport::take_xenstore() {
   std::lock_guard lock(core_->mutex);
   if (!dom_->alive()) return fail(errc::domain_dying);

@@ -322,8 +322,10 @@ result<void> remote_transport::destroy_domain(domid_t domid) {
   return {};
 }
 
-result<std::vector<domain_status>> remote_transport::domains() {
-  auto r = conn_->call(make(w::op::domains));
+namespace {
+
+result<std::vector<domain_status>> fetch_domains(detail::remote_connection& conn) {
+  auto r = conn.call(make(w::op::domains));
   if (!r) return fail(r.error());
   if (r->tail.size() % sizeof(w::domain_entry) != 0) return fail(errc::protocol_error);
   std::vector<domain_status> out;
@@ -334,6 +336,57 @@ result<std::vector<domain_status>> remote_transport::domains() {
     out.push_back({static_cast<domid_t>(e.domid), static_cast<domain_state>(e.state), e.grants, e.ports, e.processes});
   }
   return out;
+}
+
+// VIRQ_DOM_EXC on its own handle; states from one `domains` request per consume() (the VIRQ is
+// raised on every change, so a list taken after the last consume() is current until the next).
+class remote_domain_watch final : public domain_watch {
+ public:
+  remote_domain_watch(std::shared_ptr<detail::remote_connection> conn, std::unique_ptr<remote_event_channel> events)
+      : conn_(std::move(conn)), events_(std::move(events)) {}
+  int fd() const noexcept override { return events_->fd(); }
+  result<bool> consume() override {
+    fresh_ = false;
+    bool fired = false;
+    for (;;) {
+      auto port = events_->pending();
+      if (!port) return fail(port.error());
+      if (!*port) return fired;
+      fired = true;
+    }
+  }
+  result<domain_life> life(domid_t domid) override {
+    if (!fresh_) {
+      auto list = fetch_domains(*conn_);
+      if (!list) return fail(list.error());
+      known_ = std::move(*list);
+      fresh_ = true;
+    }
+    for (const auto& d : known_) {
+      if (d.domid != domid) continue;
+      if (d.state == domain_state::alive) return domain_life::running;
+      return d.state == domain_state::dying ? domain_life::dying : domain_life::dead;
+    }
+    return domain_life::dead;
+  }
+
+ private:
+  std::shared_ptr<detail::remote_connection> conn_;
+  std::unique_ptr<remote_event_channel> events_;
+  std::vector<domain_status> known_;
+  bool fresh_ = false;
+};
+
+}  // namespace
+
+result<std::vector<domain_status>> remote_transport::domains() { return fetch_domains(*conn_); }
+
+result<std::unique_ptr<domain_watch>> remote_transport::watch_domains() {
+  if (self() != 0) return fail(errc::permission_denied);
+  auto events = open_remote_event_channel();
+  if (!events) return fail(events.error());
+  if (auto port = (*events)->bind_virq(virq_dom_exc); !port) return fail(port.error());
+  return std::make_unique<remote_domain_watch>(conn_, std::move(*events));
 }
 
 result<std::string> remote_transport::describe() {

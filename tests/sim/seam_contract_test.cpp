@@ -252,6 +252,41 @@ TEST_P(seam_contract, ADyingDomainFiresItsNotifiesClosesItsPortsAndIsReclaimed) 
   EXPECT_TRUE(b->clean());
 }
 
+// Blocks until fd is readable or `timeout` passes.
+bool readable_within(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+}
+
+TEST_P(seam_contract, DomainWatchTellsDom0WhenADomainIsDyingAndDead) {
+  EXPECT_EQ(error_of(t(1).watch_domains()), errc::permission_denied);
+  auto w = t(0).watch_domains().value();
+  EXPECT_EQ(error_of(t(0).watch_domains()), errc::invalid_argument);  // one VIRQ_DOM_EXC binding (EEXIST)
+  EXPECT_FALSE(w->consume().value());
+  EXPECT_EQ(w->life(1).value(), domain_life::running);
+  EXPECT_EQ(w->life(77).value(), domain_life::dead);
+
+  // dom0 maps a page of dom2, so dom2 stays dying until dom0 unmaps.
+  auto shared = t(2).grants().share(0, 1, access::read_write).value();
+  auto mapped = t(0).grants().map(2, shared->refs(), access::read_write).value();
+  b->kill(2);
+  ASSERT_TRUE(readable_within(w->fd(), 2s));
+  EXPECT_TRUE(w->consume().value());
+  EXPECT_FALSE(readable(w->fd()));
+  EXPECT_EQ(w->life(2).value(), domain_life::dying);
+  EXPECT_EQ(w->life(1).value(), domain_life::running);
+
+  mapped.reset();  // its last page goes: dead, and the VIRQ fires again
+  ASSERT_TRUE(readable_within(w->fd(), 2s));
+  EXPECT_TRUE(w->consume().value());
+  EXPECT_EQ(w->life(2).value(), domain_life::dead);
+
+  w.reset();  // the binding goes with the watch
+  EXPECT_TRUE(t(0).watch_domains());
+  shared.reset();
+  b->drop(2);
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, seam_contract, ::testing::Values("in_process", "cross_process"),
                          [](const auto& p) { return std::string(p.param); });
 

@@ -24,6 +24,7 @@ class crashing_transport final : public transport {
     if (!ev) return fail(ev.error());
     return std::unique_ptr<event_channel>(std::make_unique<events>(*this, std::move(*ev)));
   }
+  result<std::unique_ptr<domain_watch>> watch_domains() override { return inner_.watch_domains(); }
   std::size_t calls() const { return calls_; }
   bool crashed() const { return crashed_; }
 

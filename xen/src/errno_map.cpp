@@ -30,6 +30,8 @@ constexpr row table[] = {
     {xen_call::bind_interdomain, ENOSPC, errc::port_exhausted},
     // EVTCHNOP_bind_interdomain: the remote port is not unbound (closed, already connected).
     {xen_call::bind_interdomain, EINVAL, errc::bad_port},
+    // VIRQ_DOM_EXC already bound in this domain (Xen allows one binding per VIRQ and vCPU).
+    {xen_call::bind_virq, EEXIST, errc::invalid_argument},
     // The evtchn driver: a port this file has not bound.
     {std::nullopt, ENOTCONN, errc::bad_port},
     // Refused: not ours, not the named domain, access mode, XSM, a restricted handle.

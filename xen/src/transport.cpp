@@ -21,11 +21,14 @@ extern "C" {
 #include <xengnttab.h>
 }
 
+#include "domain_state.hpp"
 #include "xenwire/ring/event_wait.hpp"
 
 namespace xenwire::xen {
 
 namespace {
+
+constexpr unsigned virq_dom_exc = 3;  // VIRQ_DOM_EXC, xen/include/public/xen.h
 
 tl::unexpected<std::error_code> fail_errno(xen_call call) noexcept {
   return tl::unexpected<std::error_code>(errno_to_error(call, errno));
@@ -212,6 +215,40 @@ class xen_event_channel final : public event_channel {
   std::set<evtchn_port_t> ports_;  // bound through this handle (for state()'s bad_port)
 };
 
+// VIRQ_DOM_EXC on its own handle, and the domains' states from libxenmanage or libxenctrl.
+class xen_domain_watch final : public domain_watch {
+ public:
+  xen_domain_watch(xenevtchn_handle* h, std::unique_ptr<domain_state_source> states)
+      : h_(h), states_(std::move(states)) {}
+  ~xen_domain_watch() override { xenevtchn_close(h_); }
+  xen_domain_watch(const xen_domain_watch&) = delete;
+  xen_domain_watch& operator=(const xen_domain_watch&) = delete;
+
+  int fd() const noexcept override { return xenevtchn_fd(h_); }
+  result<bool> consume() override {
+    bool fired = false;
+    for (;;) {
+      pollfd p{xenevtchn_fd(h_), POLLIN, 0};
+      const int n = ::poll(&p, 1, 0);  // xenevtchn_pending blocks when nothing is pending
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail_errno(xen_call::pending);
+      if (n == 0) return fired;
+      const auto port = xenevtchn_pending(h_);
+      if (port < 0) {
+        if (errno == EAGAIN || errno == EINTR) return fired;
+        return fail_errno(xen_call::pending);
+      }
+      xenevtchn_unmask(h_, static_cast<::evtchn_port_t>(port));  // the driver masked it on delivery
+      fired = true;
+    }
+  }
+  result<domain_life> life(domid_t domid) override { return states_->life(domid); }
+
+ private:
+  xenevtchn_handle* h_;
+  std::unique_ptr<domain_state_source> states_;
+};
+
 }  // namespace
 
 struct transport::impl {
@@ -265,6 +302,24 @@ result<std::unique_ptr<event_channel>> transport::open_event_channel() {
   xenevtchn_handle* h = xenevtchn_open(nullptr, 0);
   if (h == nullptr) return fail_errno(xen_call::open);
   return std::make_unique<xen_event_channel>(h);
+}
+
+}  // namespace xenwire::xen
+
+namespace xenwire::xen {
+
+result<std::unique_ptr<domain_watch>> transport::watch_domains() {
+  if (impl_->self != 0) return fail(errc::permission_denied);
+  auto states = open_domain_state_source();
+  if (!states) return fail(states.error());
+  xenevtchn_handle* h = xenevtchn_open(nullptr, 0);
+  if (h == nullptr) return fail_errno(xen_call::open);
+  if (xenevtchn_bind_virq(h, virq_dom_exc) < 0) {
+    const int err = errno;
+    xenevtchn_close(h);
+    return fail(errno_to_error(xen_call::bind_virq, err));
+  }
+  return std::make_unique<xen_domain_watch>(h, std::move(*states));
 }
 
 }  // namespace xenwire::xen

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <string>
@@ -37,6 +38,52 @@ ring_host::ring_host(transport& t, event_loop& loop, server_core& core, say_fn s
 
 ring_host::~ring_host() {
   if (evtchn_) loop_.remove(evtchn_->fd());
+  if (domains_) loop_.remove(domains_->fd());
+}
+
+void ring_host::start_domain_watch() {
+  auto w = transport_.watch_domains();
+  if (!w) {
+    say_(log_level::warn, "no domain lifecycle events (VIRQ_DOM_EXC: " + w.error().message() +
+                              "): a domain that dies is released only if its event channel reports it");
+    return;
+  }
+  if (auto r = loop_.add((*w)->fd(), EPOLLIN, [this](std::uint32_t) { on_domain_exc(clock::now()); }); !r) {
+    say_(log_level::error, "watching VIRQ_DOM_EXC: " + r.error().message());
+    return;
+  }
+  domains_ = std::move(*w);
+  say_(log_level::info, "watching domain lifecycle (VIRQ_DOM_EXC)");
+}
+
+void ring_host::on_domain_exc(time_point now) {
+  if (auto fired = domains_->consume(); !fired) {
+    say_(log_level::error, "VIRQ_DOM_EXC: " + fired.error().message());
+    return;
+  }
+  std::vector<domid_t> ids;
+  for (const auto& [id, rc] : rings_) ids.push_back(rc->domid);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (const domid_t domid : ids) {
+    auto life = domains_->life(domid);
+    if (!life) {
+      say_(log_level::warn, "state of domain " + std::to_string(domid) + ": " + life.error().message());
+      continue;
+    }
+    switch (*life) {
+      case domain_life::running:
+        break;
+      case domain_life::shutdown:
+        core_.domain_shutdown(domid, now);
+        break;
+      case domain_life::dying:
+      case domain_life::dead:
+        say_(log_level::info, "domain " + std::to_string(domid) + " is " + to_string(*life) + ": releasing it");
+        core_.domain_died(domid, now);
+        break;
+    }
+  }
 }
 
 result<void> ring_host::ensure_event_channel() {
@@ -154,9 +201,10 @@ void ring_host::on_events(time_point now) {
     if (it == by_port_.end()) continue;
     auto rc = rings_.find(it->second);
     if (rc == rings_.end()) continue;
-    // The domain's end of the channel is gone: it died (or tore down its xenstore connection,
-    // which only a dying domain does). Release it as C xenstored does on VIRQ_DOM_EXC.
-    if (auto st = evtchn_->state(**port); st && *st == port_state::peer_closed) {
+    // Without a domain watch: the domain's end of the channel is gone, so it died (or tore down
+    // its xenstore connection, which only a dying domain does). Release it as on VIRQ_DOM_EXC.
+    if (auto st = domains_ ? result<port_state>(port_state::connected) : evtchn_->state(**port);
+        st && *st == port_state::peer_closed) {
       const domid_t domid = rc->second->domid;
       say_(log_level::info, "domain " + std::to_string(domid) + " closed its event channel: releasing it");
       core_.domain_died(domid, now);

@@ -44,11 +44,17 @@ class ring_host {
   // After each loop batch: offers held-back input, writes queued output, signals peers.
   void settle(time_point now, bool& progressed);
   void close_all(time_point now);
+  // Opens the transport's domain watch (VIRQ_DOM_EXC): how dying, dead and shut-down domains are
+  // found, as C xenstored's domain_cleanup. Without one (a backend that cannot, or another watcher
+  // holds the VIRQ) a domain is released when its end of the event channel closes, which only the
+  // simulator reports; says so.
+  void start_domain_watch();
   std::size_t size() const noexcept { return rings_.size(); }
 
  private:
   struct ring_conn;
   void on_events(time_point now);
+  void on_domain_exc(time_point now);
   void service(ring_conn& rc, time_point now);
   void pump_input(ring_conn& rc, time_point now);
   void pump_output(ring_conn& rc, time_point now);
@@ -62,6 +68,7 @@ class ring_host {
   say_fn say_;
   const trace_sink& trace_;
   std::unique_ptr<event_channel> evtchn_;
+  std::unique_ptr<domain_watch> domains_;
   std::unordered_map<conn_id, std::unique_ptr<ring_conn>> rings_;
   std::unordered_map<evtchn_port_t, conn_id> by_port_;
   std::vector<conn_id> settle_ids_;     // reused by settle()

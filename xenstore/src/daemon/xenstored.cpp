@@ -244,6 +244,7 @@ result<std::unique_ptr<xenstored>> xenstored::create(daemon_settings settings, t
     p->rings = std::make_unique<ring_host>(
         *rings, *p->loop, p->core, [raw = p.get()](log_level l, const std::string& m) { raw->say(l, m); },
         p->settings.trace);
+    p->rings->start_domain_watch();
   }
   return std::unique_ptr<xenstored>(new xenstored(std::move(p)));
 }

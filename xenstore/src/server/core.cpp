@@ -381,6 +381,14 @@ void server_core::reset(conn_id conn, time_point now) {
 }
 void server_core::domain_died(domid_t domid, time_point now) { impl_->release(domid, now, true); }
 
+void server_core::domain_shutdown(domid_t domid, time_point now) {
+  detail::domain_state* d = impl_->find_domain(domid);
+  if (d == nullptr || !d->introduced || d->shut_down) return;
+  d->shut_down = true;
+  impl_->logf(log_level::info, "domain ", domid, " shut down");
+  impl_->fire_special(release_domain_path, domid, now);
+}
+
 result<std::size_t> server_core::feed(conn_id conn, std::span<const std::byte> bytes, time_point now) {
   auto* c = impl_->find(conn);
   if (!c) return fail(errc::invalid_argument);

@@ -57,6 +57,7 @@ struct connection {
 struct domain_state {
   domid_t domid;
   bool introduced = false;
+  bool shut_down = false;      // @releaseDomain already fired for its shutdown (C: domain->shutdown)
   std::vector<conn_id> conns;  // its ring connection and/or guest-socket connections
   std::uint32_t features = 0;
   std::optional<domid_t> target;  // SET_TARGET: acts with this domain's rights too

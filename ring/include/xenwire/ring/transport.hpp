@@ -91,6 +91,39 @@ class event_channel {
   virtual int fd() const noexcept = 0;
 };
 
+// What the hypervisor says of a domain (xc_domain_getinfo's flags, libxenmanage's state).
+enum class domain_life : std::uint8_t {
+  running,   // alive: running, paused or blocked
+  shutdown,  // shut down (halted, crashed, suspended) but not being destroyed: its toolstack decides
+  dying,     // being destroyed: its pages and ports are going away
+  dead,      // gone (or never existed)
+};
+
+constexpr const char* to_string(domain_life l) noexcept {
+  switch (l) {
+    case domain_life::running: return "running";
+    case domain_life::shutdown: return "shutdown";
+    case domain_life::dying: return "dying";
+    case domain_life::dead: return "dead";
+  }
+  return "?";
+}
+
+// Domain lifecycle, for a privileged domain (dom0, the store domain): VIRQ_DOM_EXC, which the
+// hypervisor raises whenever some domain shuts down, starts dying or dies, and each domain's state.
+// The VIRQ only says "something changed": ask life() of the domains you care about. This, not a
+// port's state, is how a daemon learns of deaths: on Xen a dead domain's port does not wake anyone.
+// Thread safety: consume() and life() from one thread at a time; fd() from any.
+class domain_watch {
+ public:
+  virtual ~domain_watch() = default;
+  // Readable while a VIRQ_DOM_EXC is pending (poll/epoll friendly). Valid for the watch's lifetime.
+  virtual int fd() const noexcept = 0;
+  // Takes what is pending without blocking; true if the VIRQ had fired since the last call.
+  virtual result<bool> consume() = 0;
+  virtual result<domain_life> life(domid_t domid) = 0;
+};
+
 // A domain's view of the hypervisor: its own id, its grant table and event-channel handles.
 class transport {
  public:
@@ -98,6 +131,9 @@ class transport {
   virtual domid_t self() const noexcept = 0;
   virtual grant_table& grants() noexcept = 0;
   virtual result<std::unique_ptr<event_channel>> open_event_channel() = 0;
+  // Binds VIRQ_DOM_EXC on a handle of its own. Only dom0 (errc::permission_denied otherwise);
+  // errc::not_supported where the backend cannot tell domains' states.
+  virtual result<std::unique_ptr<domain_watch>> watch_domains() = 0;
 };
 
 }  // namespace xenwire

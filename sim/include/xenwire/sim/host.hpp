@@ -82,6 +82,8 @@ class domain_transport final : public xenwire::transport {
   domid_t self() const noexcept override;
   grant_table& grants() noexcept override;
   result<std::unique_ptr<event_channel>> open_event_channel() override;
+  // VIRQ_DOM_EXC on a handle of its own (one per domain, as on Xen) and host::state(); dom0 only.
+  result<std::unique_ptr<domain_watch>> watch_domains() override;
 
   // Hands over the page and port set up by domain_config::xenstore. Once: errc::invalid_argument
   // when there is none (not configured, or already taken); errc::domain_dying when dead.

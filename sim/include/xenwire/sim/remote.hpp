@@ -82,6 +82,9 @@ class remote_transport final : public xenwire::transport {
   // The handles are remote_event_channel.
   result<std::unique_ptr<event_channel>> open_event_channel() override;
   result<std::unique_ptr<remote_event_channel>> open_remote_event_channel();
+  // VIRQ_DOM_EXC on a handle of its own (one per domain, as on Xen) and the host's domain list;
+  // dom0 only.
+  result<std::unique_ptr<domain_watch>> watch_domains() override;
 
   // The page and port a toolstack built for this domain (create_domain with xenstore): once.
   result<xenstore_endpoint> take_xenstore();

@@ -64,6 +64,11 @@ class transport final : public xenwire::transport {
   grant_table& grants() noexcept override;
   // xenevtchn_open(NULL, 0): a new handle with its own fd.
   result<std::unique_ptr<event_channel>> open_event_channel() override;
+  // VIRQ_DOM_EXC on a handle of its own (xenevtchn_bind_virq; Xen allows one binding per domain:
+  // a second watch fails with errc::invalid_argument, EEXIST); domain states from libxenmanage.so.1
+  // (Xen 4.21+) or else libxenctrl.so.4.17's xc_domain_getinfo, found with dlopen because their
+  // sonames follow Xen's version: errc::not_supported when neither loads. dom0 only.
+  result<std::unique_ptr<domain_watch>> watch_domains() override;
 
   struct impl;
 
@@ -74,7 +79,8 @@ class transport final : public xenwire::transport {
 
 // The one errno -> xenwire error table (xen/src/errno_map.cpp), by the call that set errno.
 enum class xen_call : std::uint8_t {
-  open, share, unshare, map, unmap, bind_unbound, bind_interdomain, unbind, notify, pending, unmask
+  open, share, unshare, map, unmap, bind_unbound, bind_interdomain, unbind, notify, pending, unmask, bind_virq,
+  domain_info
 };
 // An errno with no row comes back as itself in std::generic_category().
 std::error_code errno_to_error(xen_call call, int err) noexcept;

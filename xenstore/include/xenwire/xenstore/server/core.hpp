@@ -132,6 +132,10 @@ class server_core {
   // @releaseDomain. Idempotent. An introduction of it still pending is cancelled (as by RELEASE): its
   // completion answers the requester EINVAL and tells the adapter to undo its mapping.
   void domain_died(domid_t domid, time_point now);
+  // The domain shut down (halted, crashed, suspended) but is not dying yet: fires @releaseDomain
+  // once, so that toolstacks watching it (xl, libxl) learn of the shutdown, and keeps the domain
+  // (as C xenstored's domain_cleanup). Ignored for a domain that is not introduced.
+  void domain_shutdown(domid_t domid, time_point now);
 
   // Feeds bytes read from the connection. Consumes as much as the connection may take now (quotas
   // on outstanding requests and write rate, or an INTRODUCE of its own still pending, leave the rest
