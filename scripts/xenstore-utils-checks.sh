@@ -1,6 +1,6 @@
 # xenstore-utils against whatever daemon XENSTORED_PATH names, as dom0: one set of checks that
-# scripts/interop.sh (xenwire-xenstored) and tests/interop/host_cxenstored.sh (C xenstored on the
-# simulated host) both run, so the two daemons answer the same questions.
+# scripts/interop.sh (xenwire-xenstored) and tests/interop/host_xenstored.sh (C xenstored, or ours
+# on its Xen backend, on the simulated host) both run, so the daemons answer the same questions.
 # Sourced; the caller defines check <label> <command...>, expect <label> <stdout> <command...> and
 # t <command...> (a timeout wrapper).
 #   xenstore_utils_checks <domid>   <domid>: the domain given read access by xenstore-chmod

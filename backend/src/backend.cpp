@@ -7,6 +7,7 @@
 #include "xenwire/sim/host_paths.hpp"
 #include "xenwire/sim/remote.hpp"
 #ifdef XENWIRE_HAVE_XEN_BACKEND
+#include "xenwire/xen/bootstrap.hpp"
 #include "xenwire/xen/transport.hpp"
 #endif
 
@@ -43,6 +44,17 @@ result<std::unique_ptr<transport>> open(kind k, open_options options) {
   auto t = xen::transport::open({.domid = options.domid});
   if (!t) return tl::unexpected(t.error());
   return std::unique_ptr<transport>(std::move(*t));
+#else
+  return fail(errc::not_supported);
+#endif
+}
+
+result<own_ring> open_own_xenstore_ring(kind k) {
+  if (k != kind::xen) return fail(errc::not_supported);
+#ifdef XENWIRE_HAVE_XEN_BACKEND
+  auto local = xen::open_local_xenbus();
+  if (!local) return fail(local.error());
+  return own_ring{std::move(local->page), local->port};
 #else
   return fail(errc::not_supported);
 #endif

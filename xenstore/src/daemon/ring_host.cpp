@@ -20,7 +20,7 @@ struct ring_host::ring_conn {
   domid_t domid;
   conn_id id;
   evtchn_port_t port;  // our local end
-  std::unique_ptr<mapped_pages> page;
+  std::shared_ptr<mapped_pages> page;  // shared only for adopt()'s page, handed over in settings
   xenstore::server_ring ring;
   // Input read off the ring that the core has not taken yet: at most one ring's worth.
   std::array<std::byte, xenstore::ring_size> pending{};
@@ -62,7 +62,9 @@ void ring_host::on_domain_exc(time_point now) {
     return;
   }
   std::vector<domid_t> ids;
-  for (const auto& [id, rc] : rings_) ids.push_back(rc->domid);
+  for (const auto& [id, rc] : rings_) {
+    if (rc->domid != transport_.self()) ids.push_back(rc->domid);  // our own ring lives as long as we do
+  }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   for (const domid_t domid : ids) {
@@ -140,6 +142,27 @@ void ring_host::introduce(const effect::introduce_domain& in, time_point now) {
   // Requests may already be waiting; serve them on the next settle. Wake the guest as C xenstored does.
   rc->must_notify = true;
   rings_.emplace(id, std::move(rc));
+}
+
+result<conn_id> ring_host::adopt(domid_t domid, std::shared_ptr<mapped_pages> page, evtchn_port_t remote_port,
+                                 time_point now) {
+  if (auto r = ensure_event_channel(); !r) return fail(r.error());
+  auto ring = xenstore::server_ring::attach(page->bytes(), core_.config().ring_features);
+  if (!ring) return fail(ring.error());
+  auto port = evtchn_->bind_interdomain(domid, remote_port);
+  if (!port) return fail(port.error());
+  const conn_id id = core_.open({.kind = conn_kind::ring, .domid = domid, .read_only = false}, now);
+  auto rc = std::unique_ptr<ring_conn>(new ring_conn{domid, id, *port, std::move(page), *ring, {}, 0, 0, false, {}, {}});
+  if (trace_) {
+    rc->trace_in.emplace("conn " + std::to_string(id) + " <");
+    rc->trace_out.emplace("conn " + std::to_string(id) + " >");
+  }
+  by_port_[*port] = id;
+  say_(log_level::info, "serving " + who(domid, id) + "'s own ring (its kernel's xenbus page) on port " +
+                            std::to_string(*port));
+  rc->must_notify = true;
+  rings_.emplace(id, std::move(rc));
+  return id;
 }
 
 void ring_host::teardown(conn_id conn) {

@@ -35,6 +35,9 @@ class ring_host {
   // (server_core::complete_introduce, which opens the core connection; on failure it answers the
   // requester with the error).
   void introduce(const effect::introduce_domain& in, time_point now);
+  // A ring that needs no INTRODUCE: the store domain's own (its kernel's xenbus page and port),
+  // opened as a core ring connection of `domid`.
+  result<conn_id> adopt(domid_t domid, std::shared_ptr<mapped_pages> page, evtchn_port_t remote_port, time_point now);
   // effect::release_domain: unmaps and unbinds; the core connection is closed when dropped.
   void release(domid_t domid, conn_id conn);
   // Is `conn` (or was it, until its drop is handled) one of ours?

@@ -245,6 +245,17 @@ result<std::unique_ptr<xenstored>> xenstored::create(daemon_settings settings, t
         *rings, *p->loop, p->core, [raw = p.get()](log_level l, const std::string& m) { raw->say(l, m); },
         p->settings.trace);
     p->rings->start_domain_watch();
+    if (p->settings.dom0_ring) {
+      auto& local = *p->settings.dom0_ring;
+      auto id = p->rings->adopt(rings->self(), std::move(local.page), local.port, clock::now());
+      p->settings.dom0_ring.reset();
+      if (!id) {
+        p->say(log_level::error, "serving our own kernel's xenbus ring: " + id.error().message());
+        return fail(id.error());
+      }
+    }
+  } else if (p->settings.dom0_ring) {
+    return fail(errc::invalid_argument);  // a ring to serve, and no transport to bind its port with
   }
   return std::unique_ptr<xenstored>(new xenstored(std::move(p)));
 }

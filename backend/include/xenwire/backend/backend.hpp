@@ -40,6 +40,15 @@ struct open_options {
 // the backend's own error (no Xen, no host running, ...).
 result<std::unique_ptr<transport>> open(kind k, open_options options = {});
 
+// The store domain's own Xenstore ring, as its kernel set it up. On xen: /proc/xen/xsd_kva and
+// xsd_port (xen::open_local_xenbus). errc::not_supported where there is none: no xenfs, or the sim
+// backend (the simulated host's dom0 kernel ring is reached through the emulation, i.e. xen).
+struct own_ring {
+  std::unique_ptr<mapped_pages> page;
+  evtchn_port_t port = 0;  // unbound for us: bind_interdomain(0, port)
+};
+result<own_ring> open_own_xenstore_ring(kind k);
+
 // A line for logs and error messages: "xen (libxengnttab/libxenevtchn)" or "sim (host at PATH)".
 std::string describe(kind k);
 

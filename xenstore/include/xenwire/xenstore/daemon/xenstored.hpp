@@ -35,6 +35,13 @@ struct daemon_settings {
   server_config config{};
   bool stop_on_signals = true;                // SIGTERM/SIGINT stop run(); the caller blocks them
   trace_sink trace;                           // empty: no tracing
+  // The store domain's own ring, set up by its kernel (xen::open_local_xenbus: /proc/xen/xsd_kva
+  // and xsd_port): served as dom0's ring connection, as C xenstored's dom0_init does. Needs `rings`.
+  struct local_ring {
+    std::shared_ptr<mapped_pages> page;  // shared: settings are copyable; create() takes it
+    evtchn_port_t port = 0;  // the kernel's port, unbound for us: bound with bind_interdomain(0, port)
+  };
+  std::optional<local_ring> dom0_ring;
 };
 
 class xenstored {

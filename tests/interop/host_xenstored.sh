@@ -1,33 +1,43 @@
 #!/usr/bin/env bash
-# Xen's C xenstored 4.17 (Debian's xen-utils-4.17, unmodified) as dom0's xenstored of a fresh
-# cross-process host (xenwire-host start --xenstored <it> -N), on the libxen emulation.
-# usage: host_cxenstored.sh XENWIRE_HOST MODE [ARGS...]
+# A Xen-style dom0 xenstored of a fresh cross-process host (xenwire-host start --xenstored ...), on
+# the libxen emulation and libxenwire-procxen.so (dom0's /proc/xen): either Xen's C xenstored 4.17
+# (Debian's xen-utils-4.17, unmodified, -N) or xenwire-xenstored on its Xen backend (--backend xen:
+# the same code as on a real Xen host, serving its own kernel's xenbus ring from xsd_kva/xsd_port,
+# learning of deaths from VIRQ_DOM_EXC).
+# usage: host_xenstored.sh DAEMON XENWIRE_HOST MODE [ARGS...]
+#   DAEMON                      c (Debian's C xenstored) or the path of xenwire-xenstored
 #   workload WORKLOAD EXPECTED  a guest's workload over its ring (host_guest_workload.sh)
 #   clients                     xenstore-utils and Xen's test-xenstore as dom0 over the socket
 #   release                     a guest built with `xenwire-host build`, then destroyed, is released
 #                               (@releaseDomain fires, its nodes go) and the host stops clean
-# The package comes as scripts/interop.sh takes it (build/interop/debs). Exit 77 (a ctest skip) only
-# when it cannot be downloaded.
+# Debian's packages come as scripts/interop.sh takes them (build/interop/debs). Exit 77 (a ctest
+# skip) only when they cannot be downloaded.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-host_bin=$1 mode=$2
-shift 2
+daemon=$1 host_bin=$2 mode=$3
+shift 3
 source "$here/../../scripts/xen-debs.sh"
 source "$here/../../scripts/xenstore-utils-checks.sh"
 if ! extract_deb xen-utils-4.17; then
-  echo "SKIP: Debian's xen-utils-4.17 (C xenstored 4.17) cannot be downloaded (apt-get download failed)"
+  echo "SKIP: Debian's xen-utils-4.17 (C xenstored 4.17, test-xenstore) cannot be downloaded (apt-get download failed)"
   exit 77
 fi
 xen_bin=$xen_debs_work/root/usr/lib/xen-4.17/bin
-cxenstored=$xen_bin/xenstored
-[ -x "$cxenstored" ] || { echo "no $cxenstored in the extracted package" >&2; exit 1; }
+if [ "$daemon" = c ]; then
+  xenstored=("$xen_bin/xenstored" -N)
+  label="C xenstored 4.17"
+else
+  xenstored=("$daemon" --backend xen)
+  label="xenwire-xenstored --backend xen"
+fi
+[ -x "${xenstored[0]}" ] || { echo "no ${xenstored[0]}" >&2; exit 1; }
 
 if [ "$mode" = workload ]; then
-  exec bash "$here/host_guest_workload.sh" "$host_bin" "$1" "$2" --xenstored "$cxenstored" -N
+  exec bash "$here/host_guest_workload.sh" "$host_bin" "$1" "$2" --xenstored "${xenstored[@]}"
 fi
 
-export XENWIRE_RUN_DIR=$(mktemp -d /tmp/xenwire-cxs-XXXXXX)
-name=cxs$$
+export XENWIRE_RUN_DIR=$(mktemp -d /tmp/xenwire-xsd-XXXXXX)
+name=xsd$$
 export XENSTORED_PATH=$XENWIRE_RUN_DIR/$name/xenstored.sock
 H() { timeout -k 2 60 "$host_bin" --host "$name" "$@"; }
 t() { timeout -k 2 20 "$@"; }
@@ -46,8 +56,8 @@ expect() {  # expect <name> <expected stdout> <command...>
 check() { local label=$1; shift; if "$@"; then ok "$label"; else bad "$label"; fi; }
 host_log() { echo "--- host log:" >&2; cat "$XENWIRE_RUN_DIR/$name/host.log" >&2 2>/dev/null; }
 
-H start --xenstored "$cxenstored" -N >/dev/null || { host_log; exit 1; }
-echo "C xenstored 4.17 ($cxenstored) is dom0's xenstored at $XENSTORED_PATH"
+H start --xenstored "${xenstored[@]}" >/dev/null || { host_log; exit 1; }
+echo "$label (${xenstored[0]}) is dom0's xenstored at $XENSTORED_PATH"
 
 # watch_bg <file> <xenstore-watch args...>: xenstore-watch in the background, registered (its first
 # event printed) before this returns; the caller waits for it.
@@ -62,7 +72,7 @@ watch_bg() {
 case $mode in
   clients)
     xenstore_utils_checks 5
-    expect "xenstore-read /tool/xenstored (C's initial node)" "" t xenstore-read /tool/xenstored
+    [ "$daemon" = c ] && expect "xenstore-read /tool/xenstored (C's initial node)" "" t xenstore-read /tool/xenstored
     out=$XENWIRE_RUN_DIR/watch.out
     if watch_bg "$out" -n 3 /interop/w; then
       t xenstore-write /interop/w/x 1 && t xenstore-rm /interop/w
@@ -79,7 +89,7 @@ case $mode in
     fi
     ;;
   release)
-    check "build --domid 7 (introduced to C xenstored)" H build --domid 7
+    check "build --domid 7 (introduced to $label)" H build --domid 7
     expect "dom7's home" "guest-7" t xenstore-read /local/domain/7/name
     out=$XENWIRE_RUN_DIR/release.out
     if watch_bg "$out" -n 2 @releaseDomain; then
@@ -90,14 +100,14 @@ case $mode in
       bad "xenstore-watch @releaseDomain registered"
     fi
     check "dom7's nodes are gone" bash -c '! timeout 10 xenstore-exists /local/domain/7'
-    check "dom7 is dead on the host (C xenstored unmapped its page)" \
+    check "dom7 is dead on the host ($label unmapped its page)" \
       bash -c '! timeout 10 "$1" --host "$2" ls | grep -q "^dom7 "' _ "$host_bin" "$name"
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 
-# The host stops clean: C xenstored (SIGTERM) unbound and unmapped everything it held.
+# The host stops clean: the daemon (SIGTERM) unbound and unmapped everything it held.
 if out=$(H stop 2>&1); then ok "stop: nothing leaked"; else bad "stop: nothing leaked"; echo "$out" >&2; host_log; fi
 trap 'rm -rf "$XENWIRE_RUN_DIR"' EXIT
 [ "$failed" -eq 0 ] || { host_log; exit 1; }
-echo "C xenstored on the host ($mode): all passed"
+echo "$label on the host ($mode): all passed"
