@@ -211,6 +211,28 @@ TEST_F(CoreDomain, DomainDiedReleasesOnceAndIsIdempotent) {
   EXPECT_EQ(h.release(5).error(), "ENOENT");
 }
 
+// C xenstored's domain_cleanup: a shut-down domain fires @releaseDomain once (xl learns of the
+// shutdown from it) and stays introduced, with its nodes, until it dies.
+TEST_F(CoreDomain, DomainShutdownFiresOnceAndKeepsTheDomainUntilItDies) {
+  auto d0 = h.dom0();
+  ASSERT_TRUE(h.introduce(5).ok());
+  h.write(d0, "/local/domain/5/x", "1");
+  h.watch(d0, "@releaseDomain", "out");
+  ev(d0);
+  core().domain_shutdown(5, h.now());
+  EXPECT_EQ(ev(d0), (EV{{"@releaseDomain", "out"}}));
+  core().domain_shutdown(5, h.now());
+  EXPECT_EQ(ev(d0), EV{});
+  EXPECT_EQ(h.read(d0, "/local/domain/5/x").str(), "1");
+  EXPECT_EQ(h.request(d0, msg_type::is_domain_introduced, H::z("5")).str(), "T");
+  EXPECT_TRUE(h.take_drops().empty());
+  core().domain_died(5, h.now());
+  EXPECT_EQ(ev(d0), (EV{{"@releaseDomain", "out"}}));
+  EXPECT_EQ(h.read(d0, "/local/domain/5").error(), "ENOENT");
+  core().domain_shutdown(6, h.now());  // never introduced: nothing
+  EXPECT_EQ(ev(d0), EV{});
+}
+
 TEST_F(CoreDomain, RingClosedByTheHostKeepsTheDomainUntilItDies) {
   auto d0 = h.dom0();
   ASSERT_TRUE(h.introduce(5).ok());

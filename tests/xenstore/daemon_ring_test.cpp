@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -165,6 +166,62 @@ class DaemonRingPortInPageTest : public DaemonRingTest {
 };
 
 }  // namespace
+
+// The store domain's own ring (C xenstored's dom0_init): its kernel's page and a port unbound for
+// dom0 itself, handed to the daemon in daemon_settings::dom0_ring, served as dom0's connection.
+TEST(DaemonOwnRing, TheKernelsXenbusRingIsServedAsDom0) {
+  struct kernel_page final : xenwire::mapped_pages {
+    alignas(4096) std::array<std::byte, xenwire::page_size> mem{};
+    std::span<std::byte> bytes() noexcept override { return mem; }
+    xenwire::access mode() const noexcept override { return xenwire::access::read_write; }
+    xenwire::domid_t peer() const noexcept override { return 0; }
+  };
+  std::string tmpl = (fs::temp_directory_path() / "xs-own-XXXXXX").string();
+  const fs::path dir = ::mkdtemp(tmpl.data());
+  xenwire::sim::host host;
+  ASSERT_TRUE(host.create_domain(0));
+  auto dom0 = host.transport(0).value();
+  auto kernel = host.transport(0).value();
+  auto kernel_events = kernel->open_event_channel().value();
+  const auto kport = kernel_events->bind_unbound(0).value();
+  auto page = std::make_shared<kernel_page>();
+  auto ring = xs::guest_ring::attach(page->bytes()).value();
+
+  xs::daemon_settings s;
+  s.socket_path = (dir / "socket").string();
+  s.stop_on_signals = false;
+  s.dom0_ring = xs::daemon_settings::local_ring{page, kport};
+  auto d = xs::xenstored::create(std::move(s), dom0.get(), {});
+  ASSERT_TRUE(d) << d.error().message();
+  std::thread t([&] { (void)(*d)->run(); });
+
+  const std::string req = frame(t_write, "/kernel/x\0from dom0's kernel ring"s);
+  auto w = ring.write(as_bytes(req));
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->bytes, req.size());
+  ASSERT_TRUE(kernel_events->notify(kport));
+  std::string in;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (in.size() < 16 && std::chrono::steady_clock::now() < until) {
+    (void)kernel_events->wait(20ms);
+    std::array<std::byte, 256> buf{};
+    auto r = ring.read(buf);
+    ASSERT_TRUE(r);
+    in.append(static_cast<const char*>(static_cast<const void*>(buf.data())), r->bytes);
+  }
+  ASSERT_GE(in.size(), 16u);
+  std::uint32_t type = 0;
+  std::memcpy(&type, in.data(), 4);
+  EXPECT_EQ(type, t_write) << in.substr(16);  // dom0 may write outside any home path
+  auto back = dom0_call((dir / "socket").string(), t_read, "/kernel/x\0"s);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->second, "from dom0's kernel ring");
+
+  (*d)->stop();
+  t.join();
+  d->reset();
+  fs::remove_all(dir);
+}
 
 // Issue 13 / Xen 4.21+: the page's evtchn_port, when non-zero, is the port to bind, not INTRODUCE's.
 TEST_F(DaemonRingPortInPageTest, TheDaemonBindsThePagesEvtchnPort) {
