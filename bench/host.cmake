@@ -11,7 +11,7 @@ endif()
 
 # vchan throughput between two domain processes: bench/host_vchan.sh runs these in pairs.
 add_executable(bench_host_vchan_peer ${CMAKE_CURRENT_SOURCE_DIR}/host_vchan_peer.cpp)
-target_link_libraries(bench_host_vchan_peer PRIVATE xenwire::sim_host xenwire::vchan xenwire::xenstore_client)
+target_link_libraries(bench_host_vchan_peer PRIVATE xenwire::backend xenwire::vchan xenwire::xenstore_client)
 xenwire_warnings(bench_host_vchan_peer)
 find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND)

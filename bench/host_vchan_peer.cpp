@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "xenwire/sim/remote.hpp"
+#include "xenwire/backend/backend.hpp"
 #include "xenwire/vchan/endpoint.hpp"
 #include "xenwire/vchan/xenstore_rendezvous.hpp"
 #include "xenwire/xenstore/client/client.hpp"
@@ -161,7 +161,8 @@ int main(int argc, char** argv) {
   const std::size_t ring = std::strtoull(argv[6], nullptr, 10);
   const bool spsc = argc > 7 && std::strcmp(argv[7], "spsc") == 0;
 
-  auto t = must(sim::remote_transport::connect(), "join the host");
+  // $XENWIRE_BACKEND: sim (the host's own client) or xen (libxengnttab/libxenevtchn: the emulation).
+  auto t = must(backend::open(must(backend::default_kind(), "XENWIRE_BACKEND")), "open the transport");
   auto xs = must(xenstore::client::open_default(), "connect to Xenstore");
   if (spsc) return run_spsc(server, *t, xs, peer, path, total, chunk, ring);
 

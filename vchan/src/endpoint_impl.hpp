@@ -45,6 +45,9 @@ struct endpoint::impl {
   status st = status::waiting;
   std::error_code err;
   bool port_closed = false;  // the peer's event-channel end went away
+  // The backend cannot tell a port's state (Xen's libxenevtchn has no status call): the peer's
+  // live byte, which its unmap-notify clears even when it crashes, is then the only sign.
+  bool no_port_state = false;
   bool shut = false;         // close() was called
 
   // --- setup.cpp ---------------------------------------------------------------------------------

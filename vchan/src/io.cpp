@@ -103,13 +103,16 @@ status endpoint::impl::refresh() noexcept {
       return st;
     }
   }
-  if (!port_closed && st != status::closed) {
+  if (!port_closed && !no_port_state && st != status::closed) {
     auto ps = events->state(port);
-    if (!ps) {
+    if (!ps && ps.error() == errc::not_supported) {
+      no_port_state = true;
+    } else if (!ps) {
       fail_with(ps.error());
       return st;
+    } else if (*ps == port_state::peer_closed) {
+      port_closed = true;
     }
-    if (*ps == port_state::peer_closed) port_closed = true;
   }
   live_status();
   if (st == status::closed && who == side::server && persistent && !writing) {
