@@ -141,14 +141,14 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
   app.add_option("-F,--pid-file", pid_file, "Write the serving process's pid to FILE (removed again at exit)")
       ->type_name("FILE");
   app.add_option("-T,--trace-file", trace_file,
-                 "Append a line per message (and connection) to FILE, as C xenstored; SIGHUP reopens it")
+                 "Append a line per message to FILE, as C xenstored does; SIGHUP reopens it")
       ->type_name("FILE");
   app.add_flag("-P,--output-pid", opts.output_pid, "Print the serving process's pid on stdout once serving");
   app.add_flag("-D,--no-domain-init", opts.no_domain_init, "Do not serve the dom0 kernel's Xenstore ring");
   app.add_flag("-U,--live-update", opts.live_update, "Restore a live-update state (not implemented: exits 1)");
   app.add_flag("-R,--no-recovery", no_recovery, "Accepted for C xenstored compatibility (no effect: no database)");
   auto* o_idb = app.add_option("-I,--internal-db", internal_db,
-                               "[on|off] Accepted for C xenstored compatibility (the store is always in memory)")
+                               "Accepted for C xenstored compatibility (the store is always in memory)")
                     ->expected(0, 1)
                     ->type_name("[on|off]");
   app.add_flag("-K,--keep-orphans", keep_orphans,
