@@ -28,7 +28,7 @@ name=bench$$
 H() { "$host_bin" --host "$name" "$@"; }
 trap 'H stop >/dev/null 2>&1; rm -rf "$XENWIRE_RUN_DIR"' EXIT
 g1=$XENWIRE_RUN_DIR/g1.sock g2=$XENWIRE_RUN_DIR/g2.sock
-H start --xenstored "$xenstored" --backend sim --socket "$XENWIRE_RUN_DIR/$name/xenstored.sock" \
+H start --xenstored "$xenstored" -N --backend sim --socket "$XENWIRE_RUN_DIR/$name/xenstored.sock" \
   --guest-socket 1="$g1" --guest-socket 2="$g2" >/dev/null || exit 1
 H build --domid 1 2>/dev/null && H build --domid 2 2>/dev/null || exit 1
 

@@ -190,7 +190,7 @@ struct spawned_daemon {
   explicit spawned_daemon(const std::string& binary, std::string sock) : path(std::move(sock)) {
     pid = ::fork();
     if (pid == 0) {
-      ::execl(binary.c_str(), binary.c_str(), "--socket", path.c_str(), "--log-level", "warn", "--no-rate-limit",
+      ::execl(binary.c_str(), binary.c_str(), "-N", "--socket", path.c_str(), "--log-level", "warn", "--no-rate-limit",
               static_cast<char*>(nullptr));
       std::perror("exec xenwire-xenstored");
       ::_exit(127);

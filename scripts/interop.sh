@@ -76,7 +76,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$daemon_bin" --socket "$sock" --guest-socket "$guest_domid=$guest_sock" --log-level info >"$tmp/daemon.log" 2>&1 &
+"$daemon_bin" -N --socket "$sock" --guest-socket "$guest_domid=$guest_sock" --log-level info >"$tmp/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do [ -S "$sock" ] && [ -S "$guest_sock" ] && break; sleep 0.1; done
 if ! [ -S "$sock" ] || ! kill -0 "$daemon_pid" 2>/dev/null; then

@@ -222,7 +222,7 @@ int serve(const sim::host_paths& paths, std::vector<std::string> xenstored, int 
   }
   set_host_environment(paths, 0);
   const bool ours = xenstored.empty();
-  if (ours) xenstored = {find_xenstored(), "--backend", "sim", "--socket", paths.xenstored_socket.string()};
+  if (ours) xenstored = {find_xenstored(), "-N", "--backend", "sim", "--socket", paths.xenstored_socket.string()};
   // A xenstored we were given (Xen's) sees dom0's /proc/xen through the preload library.
   const std::string old_preload = std::getenv("LD_PRELOAD") != nullptr ? std::getenv("LD_PRELOAD") : "";
   if (auto emu = find_emulation(); !ours && !emu.empty()) {

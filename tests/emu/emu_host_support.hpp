@@ -113,7 +113,7 @@ class EmuHost : public ::testing::Test {
     auto paths = xenwire::sim::paths_for(name_);
     ASSERT_TRUE(paths);
     paths_ = *paths;
-    ASSERT_EQ(run({XENWIRE_HOST_BIN, "--host", name_, "start", "--xenstored", XENWIRE_XENSTORED_BIN, "--backend", "sim",
+    ASSERT_EQ(run({XENWIRE_HOST_BIN, "--host", name_, "start", "--xenstored", XENWIRE_XENSTORED_BIN, "-N", "--backend", "sim",
                    "--socket", paths_.xenstored_socket.string(), "--guest-socket", "1=" + guest_socket(1),
                    "--guest-socket", "2=" + guest_socket(2)}),
               0);

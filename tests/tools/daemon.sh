@@ -2,7 +2,7 @@
 # it on exit. Needs $XENSTORED_BIN. Sets XENSTORED_PATH and WORK.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xw-tools-XXXXXX")
 export XENSTORED_PATH="$WORK/socket"
-"$XENSTORED_BIN" --socket "$XENSTORED_PATH" --log-level off --no-rate-limit &
+"$XENSTORED_BIN" -N --socket "$XENSTORED_PATH" --log-level off --no-rate-limit &
 DAEMON_PID=$!
 trap 'kill "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do

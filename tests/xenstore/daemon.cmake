@@ -4,6 +4,9 @@ if(TARGET xenwire::xenstore_daemon)
   xenwire_test(daemon_options_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_options_test.cpp
     DEPS xenwire::xenstore_daemon LABELS xenstore daemon)
+  xenwire_test(daemon_process_test
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_process_test.cpp
+    DEPS xenwire::xenstore_daemon Threads::Threads LABELS xenstore daemon)
   xenwire_test(daemon_socket_path_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_socket_path_test.cpp
     DEPS xenwire::xenstore_daemon LABELS xenstore daemon)

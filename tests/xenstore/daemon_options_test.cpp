@@ -113,3 +113,119 @@ TEST(DaemonOptions, UnusableArgumentsExit2WithAReason) {
   expect_usage_error({"--log-level", "loud"}, "loud");
   expect_usage_error({"stray"}, "stray");
 }
+
+// ---- C xenstored 4.17's command line (xenstored_core.c main()): every option parses ----
+
+TEST(DaemonOptions, DaemonizesByDefaultLikeC) {
+  auto r = parse({});
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->daemonize);
+  EXPECT_FALSE(r->pid_file);
+  EXPECT_FALSE(r->trace_file);
+  EXPECT_FALSE(r->output_pid);
+  EXPECT_FALSE(r->no_domain_init);
+  EXPECT_FALSE(r->live_update);
+  EXPECT_TRUE(r->notices.empty());
+  for (const char* no_fork : {"-N", "--no-fork"}) {
+    r = parse({no_fork});
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->daemonize) << no_fork;
+  }
+}
+
+TEST(DaemonOptions, ProcessOptionsShortAndLong) {
+  auto r = parse({"-F", "/run/xenstored.pid", "-T", "/var/log/xs-trace.log", "-P", "-D", "-U"});
+  ASSERT_TRUE(r) << r.error().text;
+  EXPECT_EQ(r->pid_file, "/run/xenstored.pid");
+  EXPECT_EQ(r->trace_file, "/var/log/xs-trace.log");
+  EXPECT_TRUE(r->output_pid);
+  EXPECT_TRUE(r->no_domain_init);
+  EXPECT_TRUE(r->live_update);
+  EXPECT_TRUE(r->notices.empty());
+  r = parse({"--pid-file", "/a/p", "--trace-file=/a/t", "--output-pid", "--no-domain-init", "--live-update"});
+  ASSERT_TRUE(r) << r.error().text;
+  EXPECT_EQ(r->pid_file, "/a/p");
+  EXPECT_EQ(r->trace_file, "/a/t");
+  EXPECT_TRUE(r->output_pid && r->no_domain_init && r->live_update);
+}
+
+TEST(DaemonOptions, RelativeFilesBecomeAbsolute) {
+  // The daemon changes directory to / when it detaches; the files must still be found.
+  auto r = parse({"-F", "run/x.pid", "-T", "./t.log"});
+  ASSERT_TRUE(r) << r.error().text;
+  ASSERT_TRUE(r->pid_file && r->trace_file);
+  EXPECT_TRUE(r->pid_file->starts_with('/')) << *r->pid_file;
+  EXPECT_TRUE(r->pid_file->ends_with("/run/x.pid")) << *r->pid_file;
+  EXPECT_TRUE(r->trace_file->ends_with("/t.log")) << *r->trace_file;
+  EXPECT_EQ(r->trace_file->find("./"), std::string::npos) << *r->trace_file;
+}
+
+TEST(DaemonOptions, VerboseAndHelpInCSpelling) {
+  for (const char* v : {"-V", "--verbose", "-v"}) {
+    auto r = parse({v});
+    ASSERT_TRUE(r) << v;
+    EXPECT_EQ(r->log_threshold, xs::log_level::debug) << v;
+  }
+  for (const char* h : {"-H", "-h", "--help"}) {
+    auto r = parse({h});
+    ASSERT_FALSE(r) << h;
+    EXPECT_EQ(r.error().code, 0) << h;
+    EXPECT_NE(r.error().text.find("--pid-file"), std::string::npos);
+  }
+}
+
+TEST(DaemonOptions, OptionsWithoutMeaningHereAreAcceptedWithANotice) {
+  struct case_t {
+    std::initializer_list<const char*> args;
+    const char* mentions;
+  };
+  const case_t cases[] = {
+      {{"-R"}, "--no-recovery"},
+      {{"--no-recovery"}, "--no-recovery"},
+      {{"-I"}, "--internal-db"},
+      {{"--internal-db"}, "--internal-db"},
+      {{"-Ion"}, "--internal-db"},
+      {{"--internal-db=off"}, "--internal-db off"},
+      {{"-I", "off"}, "--internal-db off"},
+      {{"-K"}, "--keep-orphans"},
+      {{"--keep-orphans"}, "--keep-orphans"},
+      {{"--event", "5"}, "--event"},
+      {{"--master-domid", "0"}, "--master-domid"},
+      {{"--priv-domid", "0"}, "--priv-domid"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    ASSERT_TRUE(r) << c.mentions << ": " << r.error().text;
+    ASSERT_EQ(r->notices.size(), 1u) << c.mentions;
+    EXPECT_NE(r->notices[0].find(c.mentions), std::string::npos) << r->notices[0];
+    EXPECT_NE(r->notices[0].find("effect"), std::string::npos) << r->notices[0];  // says why
+  }
+  // Several at once: one line each, and the rest of the command line still counts.
+  auto r = parse({"-R", "-K", "-I", "-N", "-W", "7"});
+  ASSERT_TRUE(r) << r.error().text;
+  EXPECT_EQ(r->notices.size(), 3u);
+  EXPECT_FALSE(r->daemonize);
+  EXPECT_EQ(r->config.quotas.get(xs::quota::watches), 7u);
+}
+
+TEST(DaemonOptions, StubDomainOnlyValuesAreRefused) {
+  expect_usage_error({"--master-domid", "3"}, "master-domid");
+  expect_usage_error({"--priv-domid", "1"}, "priv-domid");
+  expect_usage_error({"--internal-db=maybe"}, "on or off");
+  expect_usage_error({"--event", "x"}, "event");
+  expect_usage_error({"-F"}, "pid-file");
+  expect_usage_error({"-T"}, "trace-file");
+  expect_usage_error({"-X"}, "-X");  // not an option of C xenstored 4.17 either
+}
+
+TEST(DaemonOptions, LaunchXenstoreCommandLineParses) {
+  // What Xen's launch-xenstore and Debian's /etc/init.d/xen pass (XENSTORED_TRACE set: -T).
+  auto r = parse({"--pid-file", "/var/run/xen/xenstored.pid", "-T", "/var/log/xen/xenstored-trace.log"});
+  ASSERT_TRUE(r) << r.error().text;
+  EXPECT_TRUE(r->daemonize);
+  EXPECT_EQ(r->pid_file, "/var/run/xen/xenstored.pid");
+  r = parse({"-E", "2000", "-W", "200", "--pid-file", "/run/xenstore.pid"});
+  ASSERT_TRUE(r) << r.error().text;
+  EXPECT_EQ(r->pid_file, "/run/xenstore.pid");
+  EXPECT_EQ(r->config.quotas.get(xs::quota::nodes), 2000u);
+}

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <charconv>
+#include <filesystem>
 #include <set>
 #include <string_view>
 
@@ -87,8 +88,10 @@ std::optional<guest_socket_spec> parse_guest_socket(std::string_view spec, std::
 
 tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char* const* argv) {
   daemon_options opts;
-  CLI::App app{"xenwire-xenstored: a Xenstore daemon serving Unix sockets (and domains' rings), in the foreground",
+  CLI::App app{"xenwire-xenstored: a Xenstore daemon serving Unix sockets (and domains' rings); like C xenstored it "
+               "forks and detaches once serving unless -N/--no-fork is given",
                "xenwire-xenstored"};
+  app.set_help_flag("-h,-H,--help", "Print this help message and exit");
   std::string socket;
   std::vector<std::string> guests, hard, soft, timeouts;
   std::uint32_t nodes = 0, watches = 0, transactions = 0, perms = 0, path_max = 0, node_size = 0;
@@ -125,10 +128,34 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
                                "Seconds an unread watch event of an unprivileged domain is kept (default 20)");
   app.add_option("-w,--timeout", timeouts, "watch-event=SECONDS (C xenstored's spelling)")->type_name("WHAT=SECONDS");
   app.add_flag("--no-rate-limit", no_rate_limit, "Disable the per-domain write rate limit (XSA-206)");
-  auto* o_verbose = app.add_flag("-v,--verbose")->description("More log output (-v debug, -vv trace)");
+  auto* o_verbose = app.add_flag("-v,-V,--verbose")->description("More log output (-v/-V debug, -vv trace)");
   auto* o_level = app.add_option("--log-level", level, "trace, debug, info (default), warn, error or off");
   app.add_flag("--trace", opts.trace, "Log every message on every connection");
-  app.add_flag("-N,--no-fork")->description("Accepted for C xenstored compatibility: this daemon never forks");
+
+  // C xenstored 4.17's process options.
+  bool no_fork = false;
+  std::string pid_file, trace_file, internal_db;
+  std::uint32_t event_port = 0, master_domid = 0, priv_domid = 0;
+  bool no_recovery = false, keep_orphans = false;
+  app.add_flag("-N,--no-fork", no_fork, "Stay in the foreground (default: fork and detach once serving, as C xenstored)");
+  app.add_option("-F,--pid-file", pid_file, "Write the serving process's pid to FILE (removed again at exit)")
+      ->type_name("FILE");
+  app.add_option("-T,--trace-file", trace_file,
+                 "Append a line per message to FILE, as C xenstored does; SIGHUP reopens it")
+      ->type_name("FILE");
+  app.add_flag("-P,--output-pid", opts.output_pid, "Print the serving process's pid on stdout once serving");
+  app.add_flag("-D,--no-domain-init", opts.no_domain_init, "Do not serve the dom0 kernel's Xenstore ring");
+  app.add_flag("-U,--live-update", opts.live_update, "Restore a live-update state (not implemented: exits 1)");
+  app.add_flag("-R,--no-recovery", no_recovery, "Accepted for C xenstored compatibility (no effect: no database)");
+  auto* o_idb = app.add_option("-I,--internal-db", internal_db,
+                               "Accepted for C xenstored compatibility (the store is always in memory)")
+                    ->expected(0, 1)
+                    ->type_name("[on|off]");
+  app.add_flag("-K,--keep-orphans", keep_orphans,
+               "Accepted for C xenstored compatibility, not honoured: a released domain's nodes are deleted");
+  auto* o_event = app.add_option("--event", event_port, "Accepted for C xenstored compatibility (stub domains only)");
+  auto* o_master = app.add_option("--master-domid", master_domid, "Only 0 is supported (stub domains only)");
+  auto* o_priv = app.add_option("--priv-domid", priv_domid, "Only 0 is supported (stub domains only)");
 
   try {
     app.parse(argc, argv);
@@ -177,6 +204,32 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
     opts.config.watch_event_timeout = std::chrono::seconds(*secs);
   }
   if (no_rate_limit) opts.config.write_rate.enabled = false;
+
+  opts.daemonize = !no_fork;
+  // Absolute, so that the daemon still finds them after it changed directory to /.
+  auto absolute_file = [](const std::string& name) { return std::filesystem::absolute(name).lexically_normal().string(); };
+  if (!pid_file.empty()) opts.pid_file = absolute_file(pid_file);
+  if (!trace_file.empty()) opts.trace_file = absolute_file(trace_file);
+  if (no_recovery) opts.notices.emplace_back("-R/--no-recovery has no effect: the store lives in memory, there is no database to recover");
+  if (o_idb->count() > 0) {
+    if (!internal_db.empty() && internal_db != "on" && internal_db != "off")
+      return bad("--internal-db: expected on or off, got '" + internal_db + "'");
+    opts.notices.emplace_back(internal_db == "off"
+                                  ? "-I/--internal-db off has no effect: there is no on-disk database, the store is always in memory"
+                                  : "-I/--internal-db has no effect: the store is always in memory");
+  }
+  if (keep_orphans)
+    opts.notices.emplace_back("-K/--keep-orphans has no effect: a released domain's nodes are always deleted (XSA-419)");
+  if (o_event->count() > 0)
+    opts.notices.emplace_back("--event has no effect: it names a stub domain's xenbus port; in dom0 the kernel's port is used");
+  if (o_master->count() > 0) {
+    if (master_domid != 0) return bad("--master-domid: only 0 is supported (other values are for a xenstore stub domain)");
+    opts.notices.emplace_back("--master-domid 0 has no effect: domain 0 is the master domain");
+  }
+  if (o_priv->count() > 0) {
+    if (priv_domid != 0) return bad("--priv-domid: only 0 is supported (other values are for a xenstore stub domain)");
+    opts.notices.emplace_back("--priv-domid 0 has no effect: domain 0 is the privileged domain");
+  }
 
   const auto verbosity = o_verbose->count();
   if (verbosity == 1) opts.log_threshold = log_level::debug;

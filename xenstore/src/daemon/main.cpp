@@ -1,14 +1,21 @@
 // xenwire-xenstored: the daemon binary. Logs go to stderr through spdlog; the loop and the core
 // live in the xenwire::xenstore_daemon library.
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <syslog.h>
 
 #include "xenwire/xenstore/daemon/daemon_options.hpp"
+#include "xenwire/xenstore/daemon/process.hpp"
 #include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_path.hpp"
 #include "xenwire/xenstore/daemon/xenstored.hpp"
@@ -32,8 +39,9 @@ spdlog::level::level_enum to_spdlog(xs::log_level l) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Before any thread exists, so that only the loop's signalfd sees them.
-  static constexpr int stop_signals[] = {SIGTERM, SIGINT};
+  // Before any thread exists, so that only the loop's signalfd sees them (SIGHUP: the trace file's
+  // reopener thread, or nobody).
+  static constexpr int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
   if (auto r = xenwire::block_signals(stop_signals); !r) {
     std::fprintf(stderr, "xenwire-xenstored: blocking signals: %s\n", r.error().message().c_str());
     return 1;
@@ -44,16 +52,33 @@ int main(int argc, char** argv) {
     std::fprintf(opts.error().code == 0 ? stdout : stderr, "%s\n", opts.error().text.c_str());
     return opts.error().code;
   }
+  if (opts->live_update) {
+    std::fprintf(stderr, "xenwire-xenstored: -U/--live-update: live update restore is not implemented\n");
+    return 1;
+  }
 
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto log = std::make_shared<spdlog::logger>("xenstored", sink);
+  // Detached, stderr goes to /dev/null once serving: syslog gets the log too (as C's, LOG_DAEMON).
+  if (opts->daemonize)
+    log->sinks().push_back(std::make_shared<spdlog::sinks::syslog_sink_mt>("xenwire-xenstored", LOG_PID, LOG_DAEMON, false));
   log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  if (opts->daemonize) log->sinks().back()->set_pattern("%l %v");  // syslog stamps the time itself
   log->set_level(opts->log_threshold ? to_spdlog(*opts->log_threshold) : spdlog::level::off);
   log->flush_on(spdlog::level::trace);
   // --trace lines show whatever --log-level says: their own logger on the same sink (and format).
   auto tracer = std::make_shared<spdlog::logger>("trace", sink);
   tracer->set_level(spdlog::level::info);
   tracer->flush_on(spdlog::level::info);
+  for (const auto& notice : opts->notices) log->info("{}", notice);
+  std::unique_ptr<xs::trace_file> trace_file;
+  if (opts->trace_file) {  // opened before forking, as C does; a failure only turns tracing off
+    if (auto t = xs::trace_file::open(*opts->trace_file)) {
+      trace_file = std::move(*t);
+    } else {
+      log->error("cannot open trace file {}: {}; not tracing", *opts->trace_file, t.error().message());
+    }
+  }
 
   auto path = xs::resolve_socket_path(opts->socket_path);
   if (!path) {
@@ -66,7 +91,23 @@ int main(int argc, char** argv) {
   settings.guest_sockets = opts->guest_sockets;
   settings.read_only = opts->read_only;
   settings.config = opts->config;
-  if (opts->trace) settings.trace = [tracer](std::string_view line) { tracer->info("trace: {}", line); };
+  if (opts->trace || trace_file) {
+    settings.trace = [tracer, to_log = opts->trace, to_file = trace_file.get()](std::string_view line) {
+      if (to_log) tracer->info("trace: {}", line);
+      if (to_file != nullptr) to_file->write(line);
+    };
+  }
+
+  // Like C xenstored (unless -N): fork and detach. The starting process waits until we serve.
+  std::optional<xs::detached_start> detached;
+  if (opts->daemonize) {
+    auto d = xs::detached_start::begin();
+    if (!d) {
+      log->error("cannot fork: {}", d.error().message());
+      return 1;
+    }
+    detached = std::move(*d);
+  }
 
   // Without a backend INTRODUCE is refused: only sockets are served.
   std::unique_ptr<xenwire::transport> rings;
@@ -94,11 +135,47 @@ int main(int argc, char** argv) {
     log->error("cannot start: {}", daemon.error().message());  // the daemon logged which socket
     return 1;
   }
+  // Serving (clients queue on the bound sockets until run()): pid file, -P, systemd, detach.
+  std::optional<xs::pid_file> pid_file;
+  if (opts->pid_file) {
+    auto p = xs::pid_file::write(*opts->pid_file);
+    if (!p) {
+      log->error("cannot write pid file {}: {}", *opts->pid_file, p.error().message());
+      return 1;
+    }
+    pid_file = std::move(*p);
+  }
+  if (opts->output_pid) {
+    std::printf("%ld\n", static_cast<long>(::getpid()));
+    std::fflush(stdout);
+  }
+  if (auto n = xs::notify_systemd("READY=1"); !n) log->warn("cannot notify systemd ($NOTIFY_SOCKET): {}", n.error().message());
+  ::unsetenv("NOTIFY_SOCKET");
+  if (detached) {
+    log->info("serving as pid {}", ::getpid());
+    const bool absolute = path->starts_with('/') &&
+                          std::all_of(opts->guest_sockets.begin(), opts->guest_sockets.end(),
+                                      [](const auto& g) { return g.path.starts_with('/'); });
+    detached->report(0);
+    if (auto r = xs::detach_stdio(absolute); !r) log->warn("detaching from the terminal: {}", r.error().message());
+    log->sinks().erase(log->sinks().begin());  // stderr is /dev/null now; syslog stays
+    tracer->sinks().clear();
+    tracer->sinks().push_back(log->sinks().back());
+  }
+  std::optional<xs::sighup_reopener> reopener;
+  if (trace_file) {
+    reopener.emplace(*trace_file, [log, path = trace_file->path()](std::error_code ec) {
+      if (ec) log->error("reopening trace file {}: {}", path, ec.message());
+      else log->info("reopened trace file {}", path);
+    });
+  }
   if (auto r = (*daemon)->run(); !r) {
     log->error("event loop failed: {}", r.error().message());
     return 1;
   }
   daemon->reset();  // closes clients and removes the socket files before we report
+  reopener.reset();
+  pid_file.reset();
   log->info("stopped");
   return 0;
 }

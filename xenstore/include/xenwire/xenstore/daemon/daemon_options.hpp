@@ -25,6 +25,17 @@ struct daemon_options {
   // Xen host, or the libxen emulation) or "sim" (the simulated host's own client, as dom0).
   // --backend, else $XENWIRE_BACKEND, else xen where /dev/xen/evtchn exists, else none.
   std::string backend = "none";
+
+  // C xenstored's process options (Xen 4.17's xenstored_core.c main()).
+  bool daemonize = true;                  // fork and detach like C xenstored; -N/--no-fork keeps the foreground
+  std::optional<std::string> pid_file;    // -F/--pid-file: written once serving, removed at exit
+  std::optional<std::string> trace_file;  // -T/--trace-file: every message appended, C-style; SIGHUP reopens
+  bool output_pid = false;                // -P/--output-pid: the serving process's pid on stdout
+  bool no_domain_init = false;            // -D/--no-domain-init: do not serve the dom0 kernel's ring
+  bool live_update = false;               // -U/--live-update: restore a live-update state (not implemented)
+  // One line per accepted option that has no effect here (C options without meaning for this
+  // daemon), for the binary to log at info level.
+  std::vector<std::string> notices;
 };
 
 // --help (code 0, text for stdout) or unusable arguments (code 2, text for stderr).
