@@ -27,7 +27,7 @@ if [ "$daemon" = c ]; then
   xenstored=("$xen_bin/xenstored" -N)
   label="C xenstored 4.17"
 else
-  xenstored=("$daemon" --backend xen)
+  xenstored=("$daemon" --backend xen -N)
   label="xenwire-xenstored --backend xen"
 fi
 [ -x "${xenstored[0]}" ] || { echo "no ${xenstored[0]}" >&2; exit 1; }

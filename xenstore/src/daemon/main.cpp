@@ -120,8 +120,11 @@ int main(int argc, char** argv) {
     }
     log->info("serving guests' rings through {}", xenwire::backend::describe(kind));
     rings = std::move(*t);
-    // dom0's own ring, as C xenstored's dom0_init: where the kernel offers none, say so and go on.
-    if (auto own = xenwire::backend::open_own_xenstore_ring(kind)) {
+    // dom0's own ring, as C xenstored's dom0_init (not with -D): where the kernel offers none, say
+    // so and go on.
+    if (opts->no_domain_init) {
+      log->info("-D: not serving our own kernel's xenbus ring");
+    } else if (auto own = xenwire::backend::open_own_xenstore_ring(kind)) {
       settings.dom0_ring = xs::daemon_settings::local_ring{std::move(own->page), own->port};
     } else if (kind == xenwire::backend::kind::xen) {
       log->info("no xenbus ring of our own kernel (/proc/xen/xsd_kva, xsd_port: {}): serving without it",
