@@ -100,6 +100,10 @@ case $mode in
       bad "xenstore-watch @releaseDomain registered"
     fi
     check "dom7's nodes are gone" bash -c '! timeout 10 xenstore-exists /local/domain/7'
+    # A domain that does not exist: its page cannot be mapped. Refused, and the daemon goes on.
+    tool=$(dirname "$host_bin")/../xenstore/xenwire-xenstore
+    check "INTRODUCE of a domain that does not exist is refused" bash -c '! timeout 10 "$1" introduce 99 0 5' _ "$tool"
+    expect "the daemon still serves" "guest-7-gone" bash -c 'xenstore-write /after guest-7-gone && xenstore-read /after'
     check "dom7 is dead on the host ($label unmapped its page)" \
       bash -c '! timeout 10 "$1" --host "$2" ls | grep -q "^dom7 "' _ "$host_bin" "$name"
     ;;
