@@ -31,6 +31,15 @@ foreach(t IN LISTS _targets)
     string(PREPEND XENWIRE_PC_LIBS "-l${t} ")
   endif()
 endforeach()
+# Static archives carry no dependencies of their own: the Xen backend's libraries (by soname) and
+# libdl (it finds the domain-state library at run time) go in Libs.private.
+set(XENWIRE_PC_LIBS_PRIVATE "-lpthread")
+if(XENWIRE_XEN_BACKEND_BUILT)
+  string(PREPEND XENWIRE_PC_LIBS_PRIVATE "-lxengnttab -lxenevtchn ")
+  foreach(_dl IN LISTS CMAKE_DL_LIBS)
+    string(APPEND XENWIRE_PC_LIBS_PRIVATE " -l${_dl}")
+  endforeach()
+endif()
 # Relative walk from the .pc file's folder back to the prefix, so the installed tree can move.
 file(RELATIVE_PATH XENWIRE_PC_TO_PREFIX /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/xenwire.pc.in ${PROJECT_BINARY_DIR}/xenwire.pc @ONLY)
