@@ -3,6 +3,16 @@
 // Shaped after libxengnttab/libxengntshr/libxenevtchn (xengnttab.h, xenevtchn.h) so the real
 // backend is a thin adapter, while the simulator (xenwire::sim) provides the same contract without
 // a hypervisor. Everything a peer domain can touch through these objects is untrusted.
+//
+// Thread safety, the same for every backend (in-process simulator, cross-process host, Xen):
+//   - transport: every member may be called from any thread, concurrently.
+//   - grant_table: share() and map() may be called concurrently from any threads.
+//   - shared_pages / mapped_pages: the memory is the caller's to synchronise (it is shared with a
+//     peer that follows no lock of ours); destroying one (which fires its unmap_notify) must not
+//     race its other members. They may outlive the transport that made them.
+//   - event_channel: bind_*, unbind, notify, mask, unmask, state and fd may be called concurrently
+//     from any threads. pending() and wait() consume events: one consuming thread at a time.
+//   - domain_watch: consume() and life() from one thread at a time; fd() from any.
 #pragma once
 
 #include <chrono>
@@ -113,7 +123,6 @@ constexpr const char* to_string(domain_life l) noexcept {
 // hypervisor raises whenever some domain shuts down, starts dying or dies, and each domain's state.
 // The VIRQ only says "something changed": ask life() of the domains you care about. This, not a
 // port's state, is how a daemon learns of deaths: on Xen a dead domain's port does not wake anyone.
-// Thread safety: consume() and life() from one thread at a time; fd() from any.
 class domain_watch {
  public:
   virtual ~domain_watch() = default;
