@@ -10,6 +10,8 @@
 #   clients                     xenstore-utils and Xen's test-xenstore as dom0 over the socket
 #   release                     a guest built with `xenwire-host build`, then destroyed, is released
 #                               (@releaseDomain fires, its nodes go) and the host stops clean
+#   hostile GUEST               a guest corrupts its ring indices (tests/interop/hostile_guest.cpp):
+#                               its ring stops, the daemon serves everyone else, nothing leaks
 # Debian's packages come as scripts/interop.sh takes them (build/interop/debs). Exit 77 (a ctest
 # skip) only when they cannot be downloaded.
 set -uo pipefail
@@ -106,6 +108,19 @@ case $mode in
     expect "the daemon still serves" "guest-7-gone" bash -c 'xenstore-write /after guest-7-gone && xenstore-read /after'
     check "dom7 is dead on the host ($label unmapped its page)" \
       bash -c '! timeout 10 "$1" --host "$2" ls | grep -q "^dom7 "' _ "$host_bin" "$name"
+    ;;
+  hostile)
+    check "build --domid 6" H build --domid 6
+    out=$XENWIRE_RUN_DIR/hostile.out
+    H run --domid 6 -- "$1" >"$out" 2>&1
+    # Both stop serving the ring and say why in the page (error = RINGIDX: Xen 4.17's
+    # XENSTORE_SERVER_FEATURE_ERROR).
+    expect "the hostile guest's view" "valid request answered: yes
+error field after corrupt indices: RINGIDX
+request after corruption answered: no" cat "$out"
+    expect "the daemon still serves dom0" "after-hostile" bash -c 'xenstore-write /h after-hostile && xenstore-read /h'
+    check "destroy 6" H destroy 6
+    check "dom6 is released" bash -c 'for _ in $(seq 100); do timeout 5 xenstore-exists /local/domain/6 || exit 0; sleep 0.05; done; exit 1'
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -274,6 +274,27 @@ TEST_F(DaemonRingTest, RepliesLargerThanTheRingArriveInPieces) {
   EXPECT_EQ(r->second, big);
 }
 
+// A dropped ring leaves its domain introduced (XSA-325); VIRQ_DOM_EXC must still release it.
+TEST_F(DaemonRingTest, ADomainWhoseRingWasDroppedIsStillReleasedWhenItDies) {
+  guest_send(frame(t_write, "x\0before"s));
+  ASSERT_TRUE(guest_reply());
+  std::atomic_ref<std::uint32_t>(page_->req_prod).store(load(page_->req_cons) + 5000, std::memory_order_release);
+  ASSERT_TRUE(ep_.events->notify(ep_.port));
+  ASSERT_TRUE(error_becomes(xs::ring_error::ringidx));
+  auto d0 = dom0_call(socket_, t_read, "/local/domain/3/x\0"s);
+  ASSERT_TRUE(d0);
+  EXPECT_EQ(d0->second, "before");  // still introduced, its nodes kept
+  ASSERT_TRUE(host_.destroy_domain(guest_domid));
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    d0 = dom0_call(socket_, t_read, "/local/domain/3/x\0"s);
+    ASSERT_TRUE(d0);
+    if (d0->first == t_error || std::chrono::steady_clock::now() > until) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(d0->second, "ENOENT"s + '\0');  // released: its nodes are gone
+}
+
 TEST_F(DaemonRingTest, CorruptIndicesStopTheRingWithRingidx) {
   std::atomic_ref<std::uint32_t>(page_->req_prod).store(load(page_->req_cons) + 5000, std::memory_order_release);
   ASSERT_TRUE(ep_.events->notify(ep_.port));

@@ -61,13 +61,10 @@ void ring_host::on_domain_exc(time_point now) {
     say_(log_level::error, "VIRQ_DOM_EXC: " + fired.error().message());
     return;
   }
-  std::vector<domid_t> ids;
-  for (const auto& [id, rc] : rings_) {
-    if (rc->domid != transport_.self()) ids.push_back(rc->domid);  // our own ring lives as long as we do
-  }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  for (const domid_t domid : ids) {
+  // Every introduced domain, not only those with a ring: one whose ring we dropped (a hostile
+  // guest) stays introduced until it dies, and must then be released too.
+  for (const domid_t domid : core_.introduced_domains()) {
+    if (domid == transport_.self()) continue;  // our own ring lives as long as we do
     auto life = domains_->life(domid);
     if (!life) {
       say_(log_level::warn, "state of domain " + std::to_string(domid) + ": " + life.error().message());

@@ -381,6 +381,14 @@ void server_core::reset(conn_id conn, time_point now) {
 }
 void server_core::domain_died(domid_t domid, time_point now) { impl_->release(domid, now, true); }
 
+std::vector<domid_t> server_core::introduced_domains() const {
+  std::vector<domid_t> out;
+  for (const auto& [domid, d] : impl_->domains) {
+    if (d.introduced) out.push_back(domid);
+  }
+  return out;  // std::map: ascending
+}
+
 void server_core::domain_shutdown(domid_t domid, time_point now) {
   detail::domain_state* d = impl_->find_domain(domid);
   if (d == nullptr || !d->introduced || d->shut_down) return;

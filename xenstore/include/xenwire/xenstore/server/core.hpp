@@ -136,6 +136,9 @@ class server_core {
   // once, so that toolstacks watching it (xl, libxl) learn of the shutdown, and keeps the domain
   // (as C xenstored's domain_cleanup). Ignored for a domain that is not introduced.
   void domain_shutdown(domid_t domid, time_point now);
+  // Every introduced domain, ascending: what an adapter asks the hypervisor about on
+  // VIRQ_DOM_EXC. A domain whose ring was dropped stays introduced until it dies or is released.
+  std::vector<domid_t> introduced_domains() const;
 
   // Feeds bytes read from the connection. Consumes as much as the connection may take now (quotas
   // on outstanding requests and write rate, or an INTRODUCE of its own still pending, leave the rest
