@@ -105,11 +105,14 @@ status endpoint::impl::refresh() noexcept {
   }
   if (!port_closed && st != status::closed) {
     auto ps = events->state(port);
-    if (!ps) {
+    if (ps) {
+      if (*ps == port_state::peer_closed) port_closed = true;
+    } else if (ps.error() != errc::not_supported) {
       fail_with(ps.error());
       return st;
     }
-    if (*ps == port_state::peer_closed) port_closed = true;
+    // not_supported: the Xen backend cannot ask a port's state (libxenevtchn has no status call);
+    // the live bytes, which the peer's unmap-notify clears when it dies, tell closure there.
   }
   live_status();
   if (st == status::closed && who == side::server && persistent && !writing) {
