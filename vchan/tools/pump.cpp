@@ -65,6 +65,9 @@ result<session_end> pump(vchan::endpoint& ep, int in_fd, int out_fd, pump_stats&
   for (;;) {
     // vchan → out: everything ready; a closed peer's remaining bytes, then its end.
     bool vchan_done = false;
+    // Only a read that came up short or found nothing asked the peer for a signal: sleeping on the
+    // event channel after a read that filled the buffer could wait forever.
+    bool vchan_armed = false;
     while (out.space() > 0) {
       auto r = ep.read(out.tail());
       if (r) {
@@ -73,6 +76,7 @@ result<session_end> pump(vchan::endpoint& ep, int in_fd, int out_fd, pump_stats&
         continue;
       }
       if (r.error() == errc::would_block) {
+        vchan_armed = true;
         if (server && ep.published() != keys_at_start) vchan_done = true;
         break;
       }
@@ -130,6 +134,9 @@ result<session_end> pump(vchan::endpoint& ep, int in_fd, int out_fd, pump_stats&
     }
     in.compact();
     if (in_eof && in.size() == 0 && !peer_gone) return session_end::local_eof;
+
+    // Room for more from the vchan but no signal asked for: look at the ring again first.
+    if (!vchan_done && !vchan_armed && out.space() > 0) continue;
 
     // Sleep until the vchan signals or a local fd is ready.
     std::array<pollfd, 3> fds{};
