@@ -271,7 +271,7 @@ TEST_F(VchanProxy, DebianServerXenwireClient) {
   const pid_t server =
       start_in_domain(1, debian_proxy(), {"-m", "server", "2", vchan_path, sock("far.sock")}, err("server"));
   const pid_t client = start_in_domain(2, XENWIRE_VCHAN_PROXY_BIN,
-                                       {"--backend", "xen", "1", vchan_path, sock("near.sock")}, err("client"));
+                                       {"--backend", "xen", "-v", "1", vchan_path, sock("near.sock")}, err("client"));
   ASSERT_GT(server, 0);
   ASSERT_GT(client, 0);
   const std::uint64_t bytes = 2 * mib;
@@ -292,7 +292,7 @@ TEST_F(VchanProxy, DebianServerXenwireClient) {
 // new vchan to a second vchan_peer (each serves one channel).
 TEST_F(VchanProxy, LibxenvchanServerXenwireClient) {
   const pid_t client = start_in_domain(2, XENWIRE_VCHAN_PROXY_BIN,
-                                       {"--backend", "xen", "1", vchan_path, sock("near.sock")}, err("client"));
+                                       {"--backend", "xen", "-v", "1", vchan_path, sock("near.sock")}, err("client"));
   ASSERT_GT(client, 0);
   const auto t0 = clock_type::now();
   for (int i = 0; i < 2; ++i) {
@@ -388,6 +388,29 @@ TEST_F(VchanProxy, UnknownDomainFailsCleanly) {
     EXPECT_LT(clock_type::now() - t0, 5s) << role;
     const auto text = read_text(err("proxy"));
     EXPECT_NE(text.find("domain 7"), std::string::npos) << role << ": " << text;
+  }
+}
+
+// The peer domain dies while the proxy waits for it (client: for the server's keys; server: for
+// its client): exit 1 with a message, within about a second (the domain is checked at least once a
+// second, and on @releaseDomain).
+TEST_F(VchanProxy, PeerDomainDyingMidSetupFailsCleanly) {
+  for (const bool client : {true, false}) {
+    SCOPED_TRACE(client ? "client" : "server");
+    const std::string peer = client ? "5" : "6";  // a domain of its own, destroyed below
+    ASSERT_EQ(run({XENWIRE_HOST_BIN, "--host", name_, "build", "--domid", peer}), 0);
+    const std::string path =
+        client ? "/local/domain/" + peer + "/data/vchan/2/x" : "/local/domain/2/data/vchan/" + peer + "/x";
+    const pid_t p = start_in_domain(
+        2, XENWIRE_VCHAN_PROXY_BIN, {"--backend", "xen", "-m", client ? "client" : "server", peer, path, "-"},
+        err("proxy"));
+    ASSERT_GT(p, 0);
+    std::this_thread::sleep_for(300ms);  // waiting by now
+    const auto t0 = clock_type::now();
+    ASSERT_EQ(run({XENWIRE_HOST_BIN, "--host", name_, "destroy", peer}), 0);
+    EXPECT_EQ(wait_for(p, 10s), 1) << read_text(err("proxy"));
+    EXPECT_LT(clock_type::now() - t0, 3s);
+    EXPECT_NE(read_text(err("proxy")).find("gone"), std::string::npos) << read_text(err("proxy"));
   }
 }
 

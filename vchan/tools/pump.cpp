@@ -69,6 +69,12 @@ result<session_end> pump(vchan::endpoint& ep, int in_fd, int out_fd, pump_stats&
     // event channel after a read that filled the buffer could wait forever.
     bool vchan_armed = false;
     while (out.space() > 0) {
+      // Re-armed (in the last read or handle_events): the departed client's bytes were all read
+      // before, and anything on the channel now is the next client's, for the next session.
+      if (server && ep.published() != keys_at_start) {
+        vchan_done = true;
+        break;
+      }
       auto r = ep.read(out.tail());
       if (r) {
         out.produced(*r);
@@ -77,7 +83,7 @@ result<session_end> pump(vchan::endpoint& ep, int in_fd, int out_fd, pump_stats&
       }
       if (r.error() == errc::would_block) {
         vchan_armed = true;
-        if (server && ep.published() != keys_at_start) vchan_done = true;
+        if (server && ep.published() != keys_at_start) vchan_done = true;  // re-armed in this read
         break;
       }
       if (r.error() == errc::peer_closed) {
@@ -116,7 +122,7 @@ result<session_end> pump(vchan::endpoint& ep, int in_fd, int out_fd, pump_stats&
     }
 
     // in → vchan.
-    while (in.size() > 0 && !peer_gone) {
+    while (in.size() > 0 && !peer_gone && !vchan_done) {
       auto w = ep.write(in.head());
       if (w) {
         in.consumed(*w);
