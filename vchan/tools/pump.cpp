@@ -15,6 +15,8 @@ namespace xenwire::vchan_proxy {
 namespace {
 
 constexpr std::size_t buffer_size = 64 * 1024;
+// After this long without any event while our bytes sit unread, the peer is signalled again.
+constexpr int kick_after_ms = 100;
 
 // Bytes waiting between a reader and a writer: [begin, end) of a fixed block.
 class buffer {
@@ -151,8 +153,17 @@ result<session_end> pump(vchan::endpoint& ep, int in_fd, int out_fd, pump_stats&
     fds[n++] = {.fd = vchan_done ? -1 : ep.fd(), .events = POLLIN, .revents = 0};
     if (!in_eof && !peer_gone && !vchan_done && in.space() > 0) fds[n++] = {.fd = in_fd, .events = POLLIN, .revents = 0};
     if (out.size() > 0) fds[n++] = {.fd = out_fd, .events = POLLOUT, .revents = 0};
-    if (::poll(fds.data(), n, -1) < 0 && errno != EINTR) {
-      return fail(std::error_code(errno, std::generic_category()));
+    const int ready = ::poll(fds.data(), n, vchan_done ? -1 : kick_after_ms);
+    if (ready < 0 && errno != EINTR) return fail(std::error_code(errno, std::generic_category()));
+    if (ready == 0) {
+      // Quiet for a while with our bytes unread in the ring: the peer may have missed its wake-up
+      // (vchan-socket-proxy does at connection start). A signal costs nothing; a stall costs all.
+      auto space = ep.buffer_space();
+      if (space && *space < ep.write_ring_size()) {
+        spdlog::debug("peer idle with {} bytes unread in the ring: signalling it again", ep.write_ring_size() - *space);
+        if (auto ok = ep.kick(); !ok) return fail(ok.error());
+      }
+      continue;
     }
     if (fds[0].revents != 0) {
       auto st = ep.handle_events();
