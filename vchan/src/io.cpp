@@ -404,6 +404,14 @@ result<status> endpoint::handle_events() {
   return st;
 }
 
+result<void> endpoint::kick() {
+  if (!impl_) return fail(errc::invalid_argument);
+  if (auto ec = impl_->precheck()) return fail(ec);
+  impl_->signal_peer();
+  if (impl_->st == status::failed) return fail(impl_->err);
+  return {};
+}
+
 result<void> endpoint::wait() {
   if (!impl_) return fail(errc::invalid_argument);
   if (auto ec = impl_->precheck()) return fail(ec);

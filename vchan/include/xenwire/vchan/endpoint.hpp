@@ -121,6 +121,10 @@ class endpoint {
   result<status> handle_events();
   // libxenvchan_wait: blocks until the peer signals (io.timeout applies), consuming the event.
   result<void> wait();
+  // Signals the peer's event channel whether or not it asked: "go and look". For peers that can
+  // miss a wake-up: Xen's vchan-socket-proxy consumes the connect event before its data loop and
+  // then sleeps on bytes already in the ring until another event comes. Harmless otherwise.
+  result<void> kick();
 
   // Clean close: our live byte = 0, rings and control page unshared/unmapped, the peer signalled,
   // the port closed, and (server) the rendezvous path removed. Idempotent.
