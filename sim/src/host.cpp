@@ -6,6 +6,7 @@
 #include "core.hpp"
 #include "grant_table_impl.hpp"
 #include "scheduler_impl.hpp"
+#include "xenwire/ring/event_wait.hpp"
 #include "xenwire/sim/scheduler.hpp"
 
 namespace xenwire::sim {
@@ -204,13 +205,7 @@ class local_domain_watch final : public domain_watch {
       : core_(std::move(core)), events_(std::move(events)) {}
   int fd() const noexcept override { return events_->fd(); }
   result<bool> consume() override {
-    bool fired = false;
-    for (;;) {
-      auto port = events_->pending();
-      if (!port) return fail(port.error());
-      if (!*port) return fired;
-      fired = true;
-    }
+    return drain_events([this] { return events_->pending(); });
   }
   result<domain_life> life(domid_t domid) override {
     std::lock_guard lock(core_->mutex);

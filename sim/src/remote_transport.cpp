@@ -347,13 +347,7 @@ class remote_domain_watch final : public domain_watch {
   int fd() const noexcept override { return events_->fd(); }
   result<bool> consume() override {
     fresh_ = false;
-    bool fired = false;
-    for (;;) {
-      auto port = events_->pending();
-      if (!port) return fail(port.error());
-      if (!*port) return fired;
-      fired = true;
-    }
+    return drain_events([this] { return events_->pending(); });
   }
   result<domain_life> life(domid_t domid) override {
     if (!fresh_) {

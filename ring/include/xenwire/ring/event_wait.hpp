@@ -1,5 +1,6 @@
 // event_channel::wait() for every backend: the seam's blocking wait over a backend's own
-// non-blocking take and its pollable descriptors, so the deadline and the poll loop are written once.
+// non-blocking take and its pollable descriptors, so the deadline and the poll loop are written once;
+// and the drain a domain_watch's consume() does.
 #pragma once
 
 #include <poll.h>
@@ -41,6 +42,19 @@ result<evtchn_port_t> wait_for_event(Take&& take, std::span<pollfd> fds, std::ch
     for (std::size_t i = 1; i < fds.size(); ++i) {
       if ((fds[i].revents & (POLLHUP | POLLERR)) != 0) return fail(errc::peer_closed);
     }
+  }
+}
+
+// Calls take() until it yields nothing or fails: true if it yielded at least one port. A VIRQ only
+// says "something changed", so how many times it fired does not matter.
+template <class Take>
+result<bool> drain_events(Take&& take) {
+  bool fired = false;
+  for (;;) {
+    result<std::optional<evtchn_port_t>> got = take();
+    if (!got) return fail(got.error());
+    if (!*got) return fired;
+    fired = true;
   }
 }
 
