@@ -10,3 +10,10 @@ xenwire_test(xenstore_migration_tests
 target_include_directories(xenstore_migration_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/support)
 target_compile_definitions(xenstore_migration_tests PRIVATE
   XENWIRE_MIGRATION_CORPUS="${PROJECT_SOURCE_DIR}/fuzz/corpus/migration_stream")
+
+# The server core's export to records and import into a fresh core (live update's state).
+xenwire_test(xenstore_migration_core_tests
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/migration_core_test.cpp
+  DEPS xenwire::xenstore_server xenwire::xenstore_migration
+  LABELS xenstore migration core)
+target_include_directories(xenstore_migration_core_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/support)
