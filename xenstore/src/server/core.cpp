@@ -372,6 +372,13 @@ server_core::server_core(server_config config) : impl_(std::make_unique<impl>(st
 server_core::~server_core() = default;
 
 const server_config& server_core::config() const noexcept { return impl_->config; }
+
+result<migration::stream> server_core::export_state(const export_options& opt) const {
+  return detail::export_state(*impl_, opt);
+}
+result<std::vector<imported_connection>> server_core::import_state(const migration::stream& s, time_point now) {
+  return detail::import_state(*impl_, s, now);
+}
 server_config& server_core::mutable_config() noexcept { return impl_->config; }
 
 conn_id server_core::open(const connection_options& options, time_point now) { return impl_->open(options, now); }

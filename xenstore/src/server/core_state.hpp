@@ -222,4 +222,8 @@ struct core_impl {
   result<void> check() const;
 };
 
+// Live update (core_migration.cpp): server_core::export_state / import_state.
+result<migration::stream> export_state(const core_impl& s, const export_options& opt);
+result<std::vector<imported_connection>> import_state(core_impl& s, const migration::stream& in, time_point now);
+
 }  // namespace xenwire::xenstore::detail

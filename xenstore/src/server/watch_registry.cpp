@@ -113,4 +113,11 @@ void watch_registry::match(std::string_view name, watch_match how, std::vector<c
             [](const watch* a, const watch* b) { return a->seq < b->seq; });
 }
 
+std::vector<const watch*> watch_registry::of(conn_id conn) const {
+  std::vector<const watch*> out;
+  if (auto c = by_conn_.find(conn); c != by_conn_.end()) out.assign(c->second.begin(), c->second.end());
+  std::sort(out.begin(), out.end(), [](const watch* a, const watch* b) { return a->seq < b->seq; });
+  return out;
+}
+
 }  // namespace xenwire::xenstore::detail

@@ -46,6 +46,8 @@ class watch_registry {
   // Removes every watch of the connection; returns (count, accounted bytes).
   std::pair<std::size_t, std::size_t> remove_all(conn_id conn);
   std::size_t count(conn_id conn) const;
+  // The connection's watches in registration order.
+  std::vector<const watch*> of(conn_id conn) const;
   std::size_t total() const noexcept { return total_; }
 
   // The watches an event on `name` reaches, in registration order.

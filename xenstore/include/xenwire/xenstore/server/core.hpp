@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,6 +18,7 @@
 
 #include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
+#include "xenwire/xenstore/migration/records.hpp"
 #include "xenwire/xenstore/server/config.hpp"
 
 namespace xenwire::xenstore {
@@ -104,6 +106,19 @@ struct core_stats {
   std::size_t nodes = 0;
 };
 
+// Live update (issue 14): what export_state needs from the adapter.
+struct export_options {
+  migration::stream_version version = migration::stream_version::v2;
+  // The adapter's fd for a socket connection (the stream names sockets by fd).
+  std::function<std::int32_t(conn_id)> socket_fd = [](conn_id) { return -1; };
+};
+// One connection import_state opened: the stream's conn-id and the core's new id.
+struct imported_connection {
+  std::uint32_t stream_id;
+  conn_id conn;
+  friend bool operator==(const imported_connection&, const imported_connection&) = default;
+};
+
 class server_core {
  public:
   explicit server_core(server_config config = {});
@@ -170,6 +185,19 @@ class server_core {
   // the caller: the core reads no clock.
   void tick(time_point now);
   std::optional<time_point> next_deadline() const;
+
+  // Live update, sans-I/O (xenstore/src/server/core_migration.cpp). export_state describes the core
+  // as migration records: GLOBAL (fds -1: the adapter's), GLOBAL_QUOTA, each connection (id,
+  // ring domid/target/port or socket fd) followed by its watches, every node with its perms
+  // (pre-order, then @releaseDomain and @introduceDomain), every domain record (quotas, features),
+  // END. It refuses a core that is not quiescent (open transactions, queued output, partial
+  // input, pending INTRODUCEs), read-only or guest sockets, and depth watches in version 1.
+  result<migration::stream> export_state(const export_options& opt = {}) const;
+  // Rebuilds a fresh core (no connections, no domains, only "/") from such records: quotas,
+  // nodes and domains first, then connections (rings introduce their domain) and their watches.
+  // Refuses TRANSACTION and transaction NODE records and connections with pending data (not
+  // supported yet). A WATCH_DATA_EXTENDED without depth (C's layout) becomes unlimited.
+  result<std::vector<imported_connection>> import_state(const migration::stream& s, time_point now);
 
   // Introspection for CONTROL, tests and fuzzers.
   core_stats stats() const;

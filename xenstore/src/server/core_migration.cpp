@@ -1,0 +1,184 @@
+// Live update, sans-I/O: the core's state as migration records (export_state) and a fresh core
+// rebuilt from them (import_state). The bytes are xenwire::xenstore_migration's business.
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "core_state.hpp"
+
+namespace xenwire::xenstore {
+
+namespace mig = migration;
+
+namespace {
+
+std::vector<mig::quota_value> quota_list(const quota_values& q) {
+  std::vector<mig::quota_value> out;
+  for (std::size_t i = 0; i < quota_count; ++i) {
+    out.push_back({std::string(quota_table[i].name), q.hard[i]});
+    if (quota_table[i].soft != 0) out.push_back({"soft-" + std::string(quota_table[i].name), q.soft[i]});
+  }
+  return out;
+}
+
+// Known names set their value; others are ignored (the design document says so).
+void apply_quotas(const std::vector<mig::quota_value>& list, quota_values& q) {
+  for (const auto& v : list)
+    if (auto n = parse_quota_name(v.name)) q.set(n->which, n->soft, v.value);
+}
+
+}  // namespace
+
+result<mig::stream> detail::export_state(const core_impl& s, const export_options& opt) {
+  const bool v2 = opt.version == mig::stream_version::v2;
+  if (!s.introductions.empty()) return fail(errc::would_block);
+  mig::stream out{{opt.version, mig::byte_order::little}, {}};
+  auto& r = out.records;
+  r.push_back(mig::global_record{-1, -1});
+  r.push_back(mig::global_quota_record{quota_list(s.config.quotas), {}});
+
+  std::vector<conn_id> ids;
+  for (const auto& [id, c] : s.conns) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (conn_id id : ids) {
+    const detail::connection& c = *s.conns.at(id);
+    if (c.dropping) continue;
+    if (!c.transactions.empty() || !c.out.empty() || !c.decoder.idle() || c.awaiting_introduce)
+      return fail(errc::would_block);
+    mig::connection_record rec;
+    rec.conn_id = id;
+    switch (c.opts.kind) {
+      case conn_kind::socket:
+        if (c.opts.read_only) return fail(errc::not_supported);
+        rec.spec = mig::socket_spec{opt.socket_fd(id)};
+        break;
+      case conn_kind::ring: {
+        auto d = s.domains.find(c.domid());
+        if (d == s.domains.end()) return fail(errc::no_such_domain);
+        rec.spec = mig::ring_spec{c.domid(), d->second.target.value_or(mig::domid_invalid), d->second.port};
+        break;
+      }
+      case conn_kind::guest_socket:
+        return fail(errc::not_supported);
+    }
+    r.push_back(std::move(rec));
+    for (const detail::watch* w : s.watches.of(id)) {
+      std::string path(w->event_path(w->node));
+      if (w->depth < 0) {
+        r.push_back(mig::watch_record{id, std::move(path), w->token});
+      } else {
+        if (!v2) return fail(errc::not_supported);
+        const auto depth = static_cast<std::uint16_t>(std::min(w->depth, 0xFFFE));
+        r.push_back(mig::watch_extended_record{id, std::move(path), w->token, depth});
+      }
+    }
+  }
+
+  // Nodes, parents first; children in the store's (sorted) order.
+  struct item {
+    std::string path;
+    node_ref node;
+  };
+  std::vector<item> stack{{"/", s.db.snapshot().root()}};
+  while (!stack.empty()) {
+    item it = std::move(stack.back());
+    stack.pop_back();
+    r.push_back(mig::node_record{0, 0, 0, it.node->perms(), it.path, it.node->value()});
+    std::vector<item> kids;
+    for (auto cur = it.node->children().begin(); !cur.done(); cur.next())
+      kids.push_back({(it.path == "/" ? "/" : it.path + "/") + std::string(cur.name()), cur.shared_node()});
+    std::move(kids.rbegin(), kids.rend(), std::back_inserter(stack));
+  }
+  r.push_back(mig::node_record{0, 0, 0, s.special_perms[1], std::string(release_domain_path), {}});
+  r.push_back(mig::node_record{0, 0, 0, s.special_perms[0], std::string(introduce_domain_path), {}});
+
+  for (const auto& [domid, d] : s.domains) {
+    std::vector<mig::quota_value> q = quota_list(d.quotas);
+    r.push_back(mig::domain_record{domid, v2 ? d.features : 0U, std::move(q)});
+  }
+  r.push_back(mig::end_record{});
+  return out;
+}
+
+result<std::vector<imported_connection>> detail::import_state(core_impl& s, const mig::stream& in, time_point now) {
+  if (!s.conns.empty() || !s.domains.empty() || s.db.node_count() != 1) return fail(errc::invalid_argument);
+
+  // Pass 1: quotas, nodes and domains, so that connections find their homes and domain records.
+  for (const mig::record& rec : in.records) {
+    if (std::holds_alternative<mig::transaction_record>(rec)) return fail(errc::not_supported);
+    if (const auto* g = std::get_if<mig::global_quota_record>(&rec)) {
+      apply_quotas(g->per_domain, s.config.quotas);
+      apply_quotas(g->global_only, s.config.quotas);
+    } else if (const auto* n = std::get_if<mig::node_record>(&rec)) {
+      if (n->conn_id != 0) return fail(errc::not_supported);
+      if (n->perms.empty()) return fail(errc::invalid_argument);
+      if (n->path == release_domain_path) {
+        s.special_perms[1] = n->perms;
+        continue;
+      }
+      if (n->path == introduce_domain_path) {
+        s.special_perms[0] = n->perms;
+        continue;
+      }
+      if (n->path != "/" || !n->value.empty()) {
+        if (!s.db.write(n->path, n->value, creator{0, true})) return fail(errc::invalid_argument);
+      }
+      if (!s.db.set_perms(n->path, n->perms)) return fail(errc::invalid_argument);
+    } else if (const auto* d = std::get_if<mig::domain_record>(&rec)) {
+      detail::domain_state& ds = s.domain_for(d->domid);
+      if (in.pre.version == mig::stream_version::v2) ds.features = d->features;
+      apply_quotas(d->quotas, ds.quotas);
+    }
+  }
+  // Pass 2: connections (a ring introduces its domain: its home exists already), then watches.
+  std::vector<imported_connection> opened;
+  std::map<std::uint32_t, conn_id> by_stream_id;
+  for (const mig::record& rec : in.records) {
+    if (const auto* c = std::get_if<mig::connection_record>(&rec)) {
+      if (!c->unprocessed_input.empty() || !c->unsent_output.empty()) return fail(errc::not_supported);
+      if (by_stream_id.contains(c->conn_id)) return fail(errc::invalid_argument);
+      conn_id id;
+      if (const auto* ring = std::get_if<mig::ring_spec>(&c->spec)) {
+        id = s.open({conn_kind::ring, ring->domid, false}, now);
+        detail::domain_state& d = s.domain_for(ring->domid);
+        d.port = ring->evtchn;
+        if (ring->target_domid != mig::domid_invalid) d.target = ring->target_domid;
+      } else {
+        id = s.open({conn_kind::socket, 0, false}, now);
+      }
+      by_stream_id[c->conn_id] = id;
+      opened.push_back({c->conn_id, id});
+      continue;
+    }
+    const std::uint32_t* owner = nullptr;
+    const std::string* path = nullptr;
+    const std::string* token = nullptr;
+    int depth = -1;
+    if (const auto* w = std::get_if<mig::watch_record>(&rec)) {
+      owner = &w->conn_id, path = &w->path, token = &w->token;
+    } else if (const auto* x = std::get_if<mig::watch_extended_record>(&rec)) {
+      owner = &x->conn_id, path = &x->path, token = &x->token;
+      if (x->depth && *x->depth != mig::depth_unlimited) depth = *x->depth;
+    } else {
+      continue;
+    }
+    auto it = by_stream_id.find(*owner);
+    if (it == by_stream_id.end()) return fail(errc::invalid_argument);
+    detail::connection& c = *s.find(it->second);
+    auto resolved = s.resolve(c, *path, /*allow_special=*/true);
+    if (!resolved) return fail(errc::invalid_argument);
+    const std::size_t prefix = resolved->relative ? domain_home(c.domid()).size() + 1 : 0;
+    const detail::watch* w = s.watches.add(c.id, resolved->path, *token, depth, prefix);
+    if (!w) return fail(errc::invalid_argument);
+    if (c.opts.kind != conn_kind::socket) {
+      if (detail::domain_state* d = s.find_domain(c.domid())) {
+        ++d->watches;
+        d->other_memory += w->accounted_bytes();
+      }
+    }
+  }
+  s.effects.clear();  // nothing happened that an adapter must act on: the connections are its own
+  return opened;
+}
+
+}  // namespace xenwire::xenstore
