@@ -83,7 +83,7 @@ class xenctrl_source final : public domain_state_source {
     if (lib->h == nullptr) return nullptr;
     auto* open_fn = lib->symbol<xc_open_fn>("xc_interface_open");
     auto* close_fn = lib->symbol<xc_close_fn>("xc_interface_close");
-    void* info_fn = ::dlsym(lib->h, "xc_domain_getinfo");
+    auto* info_fn = reinterpret_cast<xenwire_xc_getinfo_fn>(::dlsym(lib->h, "xc_domain_getinfo"));  // NOLINT: dlsym
     if (open_fn == nullptr || close_fn == nullptr || info_fn == nullptr) return nullptr;
     void* h = open_fn(nullptr, nullptr, 0);
     if (h == nullptr) return nullptr;
@@ -108,12 +108,12 @@ class xenctrl_source final : public domain_state_source {
   const char* library() const noexcept override { return "libxenctrl.so.4.17"; }
 
  private:
-  xenctrl_source(std::unique_ptr<library_handle> lib, void* h, xc_close_fn* c, void* getinfo)
+  xenctrl_source(std::unique_ptr<library_handle> lib, void* h, xc_close_fn* c, xenwire_xc_getinfo_fn getinfo)
       : lib_(std::move(lib)), h_(h), close_(c), getinfo_(getinfo) {}
   std::unique_ptr<library_handle> lib_;
   void* h_;
   xc_close_fn* close_;
-  void* getinfo_;  // xc_domain_getinfo, called by xenctrl_dominfo.c
+  xenwire_xc_getinfo_fn getinfo_;  // xc_domain_getinfo, called by xenctrl_dominfo.c
 };
 
 }  // namespace

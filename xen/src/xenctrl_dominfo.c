@@ -5,12 +5,10 @@
 
 #include "xenctrl_dominfo.h"
 
-typedef int getinfo_fn(xc_interface*, uint32_t, unsigned int, xc_dominfo_t*);
-
-int xenwire_xc_domain_flags(void* getinfo, void* xch, uint32_t domid, int* dying, int* shutdown) {
+int xenwire_xc_domain_flags(xenwire_xc_getinfo_fn getinfo, void* xch, uint32_t domid, int* dying, int* shutdown) {
   xc_dominfo_t info;
   /* Lists domains from `domid` on: the first one listed is another domain when ours is gone. */
-  const int n = ((getinfo_fn*)getinfo)((xc_interface*)xch, domid, 1, &info);
+  const int n = getinfo(xch, domid, 1, &info);
   if (n < 0) return -1;
   if (n == 0 || info.domid != domid) return 0;
   *dying = info.dying != 0;

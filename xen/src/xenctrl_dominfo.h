@@ -8,9 +8,12 @@
 extern "C" {
 #endif
 
-/* getinfo: xc_domain_getinfo's address; xch: an xc_interface*. 1: found, *dying and *shutdown
- * set; 0: no such domain; -1: the call failed (errno). */
-int xenwire_xc_domain_flags(void* getinfo, void* xch, uint32_t domid, int* dying, int* shutdown);
+/* xc_domain_getinfo as dlsym finds it, its xc_interface* and xc_dominfo_t* left opaque. */
+typedef int (*xenwire_xc_getinfo_fn)(void* xch, uint32_t first_domid, unsigned int max_doms, void* info);
+
+/* getinfo: xc_domain_getinfo; xch: an xc_interface*. 1: found, *dying and *shutdown set; 0: no
+ * such domain; -1: the call failed (errno). */
+int xenwire_xc_domain_flags(xenwire_xc_getinfo_fn getinfo, void* xch, uint32_t domid, int* dying, int* shutdown);
 
 #ifdef __cplusplus
 }
