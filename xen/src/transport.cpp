@@ -143,6 +143,24 @@ class xen_grant_table final : public grant_table {
   std::shared_ptr<gnt_handles> h_;
 };
 
+// The next pending port of a handle without blocking, unmasked again: the driver masked it when it
+// delivered it, and the seam's ports stay armed. Polls first: xenevtchn_pending blocks when nothing
+// is pending, even on a non-blocking fd. A port unbound meanwhile makes unmask fail (ENOTCONN) or
+// be ignored: the event is still ours.
+result<std::optional<evtchn_port_t>> take_pending(xenevtchn_handle* h) {
+  pollfd p{xenevtchn_fd(h), POLLIN, 0};
+  const int n = ::poll(&p, 1, 0);
+  if (n < 0) return errno == EINTR ? result<std::optional<evtchn_port_t>>(std::nullopt) : fail_errno(xen_call::pending);
+  if (n == 0) return std::nullopt;
+  const auto port = xenevtchn_pending(h);
+  if (port < 0) {
+    if (errno == EAGAIN || errno == EINTR) return std::nullopt;
+    return fail_errno(xen_call::pending);
+  }
+  xenevtchn_unmask(h, static_cast<::evtchn_port_t>(port));
+  return static_cast<evtchn_port_t>(port);
+}
+
 class xen_event_channel final : public event_channel {
  public:
   explicit xen_event_channel(xenevtchn_handle* h) : h_(h) {}
@@ -170,23 +188,7 @@ class xen_event_channel final : public event_channel {
     if (xenevtchn_notify(h_, port) != 0) return fail_errno(xen_call::notify);
     return {};
   }
-  // The driver masked the port when it delivered it: unmask at once, so further events arrive
-  // (the seam's "the port stays armed"). Polls first: xenevtchn_pending blocks when nothing is
-  // pending, even on a non-blocking fd.
-  result<std::optional<evtchn_port_t>> pending() override {
-    pollfd p{xenevtchn_fd(h_), POLLIN, 0};
-    const int n = ::poll(&p, 1, 0);
-    if (n < 0) return errno == EINTR ? result<std::optional<evtchn_port_t>>(std::nullopt) : fail_errno(xen_call::pending);
-    if (n == 0) return std::nullopt;
-    const auto port = xenevtchn_pending(h_);
-    if (port < 0) {
-      if (errno == EAGAIN || errno == EINTR) return std::nullopt;
-      return fail_errno(xen_call::pending);
-    }
-    // A port unbound meanwhile makes unmask fail (ENOTCONN) or be ignored: the event is still ours.
-    xenevtchn_unmask(h_, static_cast<::evtchn_port_t>(port));
-    return static_cast<evtchn_port_t>(port);
-  }
+  result<std::optional<evtchn_port_t>> pending() override { return take_pending(h_); }
   result<evtchn_port_t> wait(std::chrono::milliseconds timeout) override {
     pollfd fds[] = {{xenevtchn_fd(h_), POLLIN, 0}};
     return wait_for_event([this] { return pending(); }, fds, timeout);
@@ -226,21 +228,7 @@ class xen_domain_watch final : public domain_watch {
 
   int fd() const noexcept override { return xenevtchn_fd(h_); }
   result<bool> consume() override {
-    bool fired = false;
-    for (;;) {
-      pollfd p{xenevtchn_fd(h_), POLLIN, 0};
-      const int n = ::poll(&p, 1, 0);  // xenevtchn_pending blocks when nothing is pending
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fail_errno(xen_call::pending);
-      if (n == 0) return fired;
-      const auto port = xenevtchn_pending(h_);
-      if (port < 0) {
-        if (errno == EAGAIN || errno == EINTR) return fired;
-        return fail_errno(xen_call::pending);
-      }
-      xenevtchn_unmask(h_, static_cast<::evtchn_port_t>(port));  // the driver masked it on delivery
-      fired = true;
-    }
+    return drain_events([this] { return take_pending(h_); });
   }
   result<domain_life> life(domid_t domid) override { return states_->life(domid); }
 
