@@ -36,30 +36,42 @@ build_and_test() {  # build_and_test <preset>
   ctest --preset "$1" -j "$jobs"
 }
 
+fuzz_one() {  # fuzz_one <binary>: replay the corpus, then fuzz; prints its own report, returns 1 on failure
+  local bin=$1 name=${1##*/fuzz_}
+  local corpus=$root/fuzz/corpus/$name
+  local work; work=$(mktemp -d)
+  local out="--- fuzz $name: replay $(find "$corpus" -type f | wc -l) seeds, then ${fuzz_seconds}s"
+  if ! "$bin" -runs=0 "$corpus" >"$work/replay.log" 2>&1; then
+    printf '%s\n%s\n' "$out" "$(tail -30 "$work/replay.log")"; return 1
+  fi
+  if ! (cd "$work" && "$root/$bin" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+        -rss_limit_mb=2048 "$work" "$corpus" >"$work/fuzz.log" 2>&1); then
+    printf '%s\n%s\n' "$out" "$(tail -40 "$work/fuzz.log")"; return 1
+  fi
+  printf '%s\n%s\n' "$out" "$(grep -E "stat::number_of_executed_runs|cov:" "$work/fuzz.log" | tail -2)"
+  rm -rf "$work"
+}
+
 fuzz_stage() {
   cmake --preset fuzz >build/fuzz.configure.log 2>&1 || { tail -40 build/fuzz.configure.log; return 1; }
   cmake --build --preset fuzz -j "$jobs" 2>&1 | grep -E "error|FAILED" | head -40
   [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
-  local ok=0 any=0
-  for bin in build/fuzz/fuzz/fuzz_*; do
-    [ -x "$bin" ] || continue
-    any=1
-    local name=${bin##*/fuzz_}
-    local corpus=$root/fuzz/corpus/$name
-    local work; work=$(mktemp -d)
-    echo "--- fuzz $name: replay $(find "$corpus" -type f | wc -l) seeds, then ${fuzz_seconds}s"
-    if ! "$bin" -runs=0 "$corpus" >"$work/replay.log" 2>&1; then
-      tail -30 "$work/replay.log"; ok=1; continue
-    fi
-    if ! (cd "$work" && "$root/$bin" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
-          -rss_limit_mb=2048 "$work" "$corpus" >"$work/fuzz.log" 2>&1); then
-      tail -40 "$work/fuzz.log"; ok=1; continue
-    fi
-    grep -E "stat::number_of_executed_runs|cov:" "$work/fuzz.log" | tail -2
-    rm -rf "$work"
+  local bins=() bin
+  for bin in build/fuzz/fuzz/fuzz_*; do [ -x "$bin" ] && bins+=("$bin"); done
+  [ ${#bins[@]} -gt 0 ] || { echo "no fuzz targets built"; return 1; }
+  # libFuzzer runs one thread: one target per core; each report is printed whole when it ends,
+  # and a failure leaves a mark in $failures (a background job's status is awkward to collect).
+  local failures; failures=$(mktemp -d)
+  local running=0
+  for bin in "${bins[@]}"; do
+    if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+    { fuzz_one "$bin" || touch "$failures/${bin##*/}"; } &
+    running=$((running + 1))
   done
-  [ $any -eq 1 ] || { echo "no fuzz targets built"; return 1; }
-  return $ok
+  wait
+  local failed_targets; failed_targets=$(ls "$failures")
+  rm -rf "$failures"
+  [ -z "$failed_targets" ] || { echo "fuzz failures: $failed_targets"; return 1; }
 }
 
 for s in $stages; do
