@@ -63,6 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           result<void> mapped;
           if ((in->gfn & 0xff) == 0xfe) mapped = fail(errc::bad_grant_ref);
           if (auto c = core.complete_introduce(in->token, mapped, now)) rings.push_back(*c);
+        } else if (const auto* lu = std::get_if<effect::live_update>(&e)) {
+          // Half the requests see their live update exported (with the answer), half answered.
+          if ((lu->token & 1) != 0) (void)core.export_state({.answer = std::make_pair(lu->token, std::string("OK"))});
+          (void)core.complete_live_update(lu->token, "BUSY", now);
         } else if (const auto* d = std::get_if<effect::drop>(&e)) {
           core.close(d->conn, now);
           std::erase(rings, d->conn);

@@ -53,7 +53,7 @@ std::vector<mig::record> of_type(const mig::stream& s, mig::record_type t) {
 TEST(MigrationCore, PopulatedCoreSurvivesExportBytesImport) {
   core_harness a;
   const conn_id ring_a = populate(a);
-  auto exported = a.core().export_state({mig::stream_version::v2, fd_of});
+  auto exported = a.core().export_state({.version = mig::stream_version::v2, .socket_fd = fd_of});
   ASSERT_TRUE(exported) << exported.error().message();
   auto bytes = mig::write_stream(*exported);
   ASSERT_TRUE(bytes) << bytes.error().message();
@@ -67,7 +67,7 @@ TEST(MigrationCore, PopulatedCoreSurvivesExportBytesImport) {
   ASSERT_TRUE(b.core().check()) << b.core().check().error().message();
   ASSERT_EQ(opened->size(), 3U);  // dom0's socket, the rings of domains 6 and 5
 
-  auto again = b.core().export_state({mig::stream_version::v2, [&](conn_id c) {
+  auto again = b.core().export_state({.version = mig::stream_version::v2, .socket_fd = [&](conn_id c) {
                                         for (auto& o : *opened) if (o.conn == c) return fd_of(o.stream_id);
                                         return -1;
                                       }});
@@ -116,12 +116,12 @@ TEST(MigrationCore, ExportRefusesWhatTheStreamCannotCarry) {
   core_harness h;
   const conn_id ring = populate(h);
   // Depth watches need version 2.
-  auto v1 = h.core().export_state({mig::stream_version::v1, fd_of});
+  auto v1 = h.core().export_state({.version = mig::stream_version::v1, .socket_fd = fd_of});
   ASSERT_FALSE(v1);
   EXPECT_EQ(v1.error(), make_error_code(errc::not_supported));
   // An open transaction: not quiescent.
   ASSERT_NE(h.start(ring), 0U);
-  auto busy = h.core().export_state({mig::stream_version::v2, fd_of});
+  auto busy = h.core().export_state({.version = mig::stream_version::v2, .socket_fd = fd_of});
   ASSERT_FALSE(busy);
   EXPECT_EQ(busy.error(), make_error_code(errc::would_block));
 }
@@ -129,7 +129,7 @@ TEST(MigrationCore, ExportRefusesWhatTheStreamCannotCarry) {
 TEST(MigrationCore, ImportWantsAFreshCoreAndNoTransactions) {
   core_harness a;
   populate(a);
-  auto s = a.core().export_state({mig::stream_version::v2, fd_of});
+  auto s = a.core().export_state({.version = mig::stream_version::v2, .socket_fd = fd_of});
   ASSERT_TRUE(s);
   core_harness used;
   ASSERT_TRUE(used.write(used.dom0(), "/x", "1").ok());

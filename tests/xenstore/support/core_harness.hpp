@@ -35,6 +35,8 @@ class recording_host {
   // until the test completes them.
   bool hold_introduce = false;
   std::vector<effect::introduce_domain> introductions;
+  // CONTROL live-update requests, left for the test to complete.
+  std::vector<effect::live_update> live_updates;
 
   // Carries out every queued effect; returns whether an INTRODUCE was completed (held input may move).
   bool run(server_core& core, time_point now) {
@@ -55,6 +57,8 @@ class recording_host {
           released.push_back(rel->domid);
         } else if (auto* d = std::get_if<effect::drop>(&e)) {
           drops.emplace_back(d->conn, d->reason);
+        } else if (auto* lu = std::get_if<effect::live_update>(&e)) {
+          live_updates.push_back(*lu);
         } else if (auto* l = std::get_if<effect::log>(&e)) {
           logs.push_back(l->text);
         }

@@ -116,6 +116,9 @@ void core_impl::drop_watches_and_transactions(connection& c) {
 
 void core_impl::drop_connection_state(connection& c) {
   drop_watches_and_transactions(c);
+  // A live-update request of it is forgotten: the adapter's answer will find no token.
+  std::erase_if(live_updates, [&](const pending_live_update& p) { return p.requester == c.id; });
+  c.awaiting_live_update = false;
   std::size_t out_bytes = c.out.bytes();
   std::size_t out_replies = c.out.replies();
   c.out.clear();
@@ -242,7 +245,7 @@ void core_impl::drop_dead_entries(std::vector<change_set>& changes, std::uint64_
 // --- input -------------------------------------------------------------------------------------
 
 bool core_impl::wants_input(const connection& c, time_point now) {
-  if (c.dropping || c.awaiting_introduce) return false;
+  if (c.dropping || c.awaiting_introduce || c.awaiting_live_update) return false;
   if (c.privileged) return true;
   domain_state* d = find_domain(c.domid());
   if (!d) return true;
@@ -451,6 +454,18 @@ std::vector<core_effect> server_core::take_effects() {
 
 result<conn_id> server_core::complete_introduce(introduce_token token, result<void> mapped, time_point now) {
   return impl_->complete_introduce(token, std::move(mapped), now);
+}
+
+result<void> server_core::complete_live_update(live_update_token token, std::string_view text, time_point now) {
+  return impl_->complete_live_update(token, text, now);
+}
+
+std::vector<open_transaction_info> server_core::open_transactions() const {
+  std::vector<open_transaction_info> out;
+  for (const auto& [id, c] : impl_->conns)
+    for (const auto& [tx_id, t] : c->transactions) out.push_back({id, c->domid(), t.started});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.conn < b.conn; });
+  return out;
 }
 
 void server_core::tick(time_point now) {

@@ -1,6 +1,7 @@
 // Live update, sans-I/O: the core's state as migration records (export_state) and a fresh core
 // rebuilt from them (import_state). The bytes are xenwire::xenstore_migration's business.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -27,6 +28,42 @@ void apply_quotas(const std::vector<mig::quota_value>& list, quota_values& q) {
     if (auto n = parse_quota_name(v.name)) q.set(n->which, n->soft, v.value);
 }
 
+// Queues a connection's unsent output again frame by frame, so quotas, duplicate suppression and
+// event expiry see what they would have seen. The first `partial` bytes finish a frame that was
+// partly sent: they go out first as they are.
+result<void> restore_output(detail::core_impl& s, detail::connection& c, std::string_view bytes, std::size_t partial,
+                            time_point now) {
+  using detail::output_queue;
+  if (partial > bytes.size()) return fail(errc::invalid_argument);
+  if (partial > 0) {
+    c.out.push_rest(std::string(bytes.substr(0, partial)), output_queue::kind::reply);
+    s.account_other_memory(c, static_cast<std::ptrdiff_t>(partial));
+    if (c.opts.kind != conn_kind::socket)
+      if (detail::domain_state* d = s.find_domain(c.domid())) ++d->outstanding;
+    s.mark_ready(c);
+    bytes.remove_prefix(partial);
+  }
+  while (!bytes.empty()) {
+    header h{};
+    if (bytes.size() < header_size) return fail(errc::invalid_argument);
+    std::memcpy(&h, bytes.data(), header_size);
+    if (h.len > payload_max || bytes.size() - header_size < h.len) return fail(errc::invalid_argument);
+    std::string frame(bytes.substr(0, header_size + h.len));
+    bytes.remove_prefix(frame.size());
+    if (h.type != static_cast<std::uint32_t>(msg_type::watch_event)) {
+      s.queue_reply(c, std::move(frame), now);
+      continue;
+    }
+    const std::size_t n = frame.size();
+    if (c.out.push(std::move(frame), output_queue::kind::event, now)) {
+      s.mark_ready(c);
+      if (!c.privileged) s.event_expiry.insert(c.id);
+      s.account_other_memory(c, static_cast<std::ptrdiff_t>(n));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 result<mig::stream> detail::export_state(const core_impl& s, const export_options& opt) {
@@ -43,8 +80,14 @@ result<mig::stream> detail::export_state(const core_impl& s, const export_option
   for (conn_id id : ids) {
     const detail::connection& c = *s.conns.at(id);
     if (c.dropping) continue;
-    if (!c.transactions.empty() || !c.out.empty() || !c.decoder.idle() || c.awaiting_introduce)
-      return fail(errc::would_block);
+    if (c.awaiting_introduce) return fail(errc::would_block);
+    if (!c.transactions.empty() && !opt.drop_transactions) return fail(errc::would_block);
+    const detail::pending_live_update* answered = nullptr;
+    for (const auto& p : s.live_updates) {
+      if (p.requester != id) continue;
+      if (!opt.answer || opt.answer->first != p.token) return fail(errc::would_block);
+      answered = &p;
+    }
     mig::connection_record rec;
     rec.conn_id = id;
     switch (c.opts.kind) {
@@ -60,6 +103,17 @@ result<mig::stream> detail::export_state(const core_impl& s, const export_option
       }
       case conn_kind::guest_socket:
         return fail(errc::not_supported);
+    }
+    rec.unprocessed_input.assign(c.decoder.partial());
+    rec.unprocessed_input.append(opt.held_input(id));
+    if (rec.unprocessed_input.size() > 0xFFFF) return fail(errc::would_block);  // the record's u16
+    std::size_t partial = 0;
+    rec.unsent_output = c.out.unsent(partial);
+    rec.partial_response_len = static_cast<std::uint16_t>(partial);  // a frame is < 4 KiB + 16
+    if (answered) {
+      std::string reply;
+      if (!write_string_reply(reply, answered->h, opt.answer->second)) return fail(errc::invalid_argument);
+      rec.unsent_output += reply;
     }
     r.push_back(std::move(rec));
     for (const detail::watch* w : s.watches.of(id)) {
@@ -135,7 +189,6 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
   std::map<std::uint32_t, conn_id> by_stream_id;
   for (const mig::record& rec : in.records) {
     if (const auto* c = std::get_if<mig::connection_record>(&rec)) {
-      if (!c->unprocessed_input.empty() || !c->unsent_output.empty()) return fail(errc::not_supported);
       if (by_stream_id.contains(c->conn_id)) return fail(errc::invalid_argument);
       conn_id id;
       if (const auto* ring = std::get_if<mig::ring_spec>(&c->spec)) {
@@ -146,8 +199,10 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
       } else {
         id = s.open({conn_kind::socket, 0, false}, now);
       }
+      if (auto r = restore_output(s, *s.find(id), c->unsent_output, c->partial_response_len, now); !r)
+        return fail(r.error());
       by_stream_id[c->conn_id] = id;
-      opened.push_back({c->conn_id, id});
+      opened.push_back({c->conn_id, id, c->unprocessed_input});
       continue;
     }
     const std::uint32_t* owner = nullptr;
@@ -177,7 +232,13 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
       }
     }
   }
-  s.effects.clear();  // nothing happened that an adapter must act on: the connections are its own
+  // Nothing happened that an adapter must act on: the connections are its own. Those with output
+  // to send are listed again below.
+  s.effects.clear();
+  for (auto& [id, c] : s.conns) {
+    c->listed_ready = false;
+    if (!c->out.empty()) s.mark_ready(*c);
+  }
   return opened;
 }
 

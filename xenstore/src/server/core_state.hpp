@@ -36,6 +36,7 @@ struct open_transaction {
   std::unique_ptr<transaction> tx;
   std::size_t accounted_bytes = 0;  // charged to the domain's memory while open
   std::uint64_t releases_at_start = 0;  // core_impl::release_count when it started
+  time_point started{};                 // live update waits for old transactions (C: ta_start_time)
 };
 
 struct connection {
@@ -49,6 +50,7 @@ struct connection {
   bool dropping = false;  // a drop was requested; ignore further input
   bool listed_ready = false;  // an effect::ready for it is queued and not taken yet
   bool awaiting_introduce = false;  // its INTRODUCE waits for the adapter: not read from meanwhile
+  bool awaiting_live_update = false;  // likewise its CONTROL live-update
 
   domid_t domid() const noexcept { return opts.domid; }
   bool can_write() const noexcept { return !opts.read_only; }
@@ -87,6 +89,13 @@ struct pending_introduce {
   bool cancelled = false;  // the domain was released or died meanwhile
 };
 
+// A CONTROL live-update between its effect and the adapter's complete_live_update().
+struct pending_live_update {
+  live_update_token token;
+  conn_id requester;
+  header h;
+};
+
 struct core_impl {
   server_config config;
   store db;
@@ -97,6 +106,8 @@ struct core_impl {
   std::vector<core_effect> effects;       // see server_core::take_effects()
   std::vector<pending_introduce> introductions;  // in request order
   introduce_token next_token = 1;
+  std::vector<pending_live_update> live_updates;
+  live_update_token next_live_update = 1;
   std::set<conn_id> event_expiry;         // unprivileged connections that may hold expirable events
   std::set<domid_t> in_debt;              // domains held back by the write rate limit
   write_credit::reserve credit_reserve;
@@ -200,6 +211,8 @@ struct core_impl {
   handled op_get_quota(connection& c, const header& h, const req::get_quota& r, time_point now);
   handled op_set_quota(connection& c, const header& h, const req::set_quota& r, time_point now);
   handled op_control(connection& c, const header& h, const req::control& r, time_point now);
+  handled op_live_update(connection& c, const header& h, std::vector<std::string> args);
+  result<void> complete_live_update(live_update_token token, std::string_view text, time_point now);
 
   // --- helpers for node handlers ---
   xs_result<resolved_path> resolve(const connection& c, std::string_view sent, bool allow_special = false) const;

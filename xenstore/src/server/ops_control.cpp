@@ -1,4 +1,5 @@
-// CONTROL (alias DEBUG): C xenstored's control commands that make sense without live update.
+// CONTROL (alias DEBUG): C xenstored's control commands. live-update is the adapter's (an effect).
+#include <algorithm>
 #include <cstdio>
 
 #include "core_state.hpp"
@@ -16,6 +17,8 @@ struct control_cmd {
 constexpr control_cmd control_cmds[] = {
     {"check", ""},
     {"help", ""},
+    // xenstore-control's parameters, as C lists them.
+    {"live-update", "[-c <cmdline>] [-F] [-t <timeout>] <file>\n    Default timeout is 60 seconds."},
     {"log", "[on|off]"},
     {"memreport", ""},
     {"print", "<string>"},
@@ -53,6 +56,7 @@ handled core_impl::op_control(connection& c, const header& h, const req::control
     }
     return text_reply(text);
   }
+  if (r.command == "live-update") return op_live_update(c, h, std::vector<std::string>(args.begin(), args.end()));
   if (r.command == "check") {
     if (auto ok = check(); !ok) {
       logf(log_level::error, "CONTROL check: store inconsistent: ", ok.error().message());
@@ -126,6 +130,29 @@ handled core_impl::op_control(connection& c, const header& h, const req::control
     return text_reply(text);
   }
   return xs_fail(xs_error::einval);
+}
+
+handled core_impl::op_live_update(connection& c, const header& h, std::vector<std::string> args) {
+  if (args.empty()) return xs_fail(xs_error::einval);
+  const live_update_token token = next_live_update++;
+  live_updates.push_back({token, c.id, h});
+  c.awaiting_live_update = true;
+  effects.emplace_back(effect::live_update{token, c.id, std::move(args)});
+  return {};
+}
+
+result<void> core_impl::complete_live_update(live_update_token token, std::string_view text, time_point now) {
+  auto it = std::find_if(live_updates.begin(), live_updates.end(),
+                         [token](const pending_live_update& p) { return p.token == token; });
+  if (it == live_updates.end()) return fail(errc::invalid_argument);
+  const pending_live_update p = *it;
+  live_updates.erase(it);
+  connection* c = find(p.requester);
+  if (!c) return fail(errc::invalid_argument);
+  c->awaiting_live_update = false;
+  (void)reply_with(*c, p.h, now, [&](std::string& out) { return write_string_reply(out, p.h, text); });
+  mark_ready(*c);  // it may be read again even if the reply could not be encoded
+  return {};
 }
 
 }  // namespace xenwire::xenstore::detail

@@ -14,7 +14,7 @@ handled core_impl::op_transaction_start(connection& c, const header& h, time_poi
   while (id == 0 || c.transactions.contains(id)) ++id;
   c.next_tx_id = id + 1;
   auto tx = std::make_unique<transaction>(db.begin(quota_of(c, quota::transaction_nodes)));
-  c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead, release_count});
+  c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead, release_count, now});
   if (d) {
     ++d->transactions;
     d->other_memory += transaction_overhead;

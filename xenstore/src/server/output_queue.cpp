@@ -100,6 +100,22 @@ std::optional<time_point> output_queue::oldest_unsent_event() const noexcept {
   return std::nullopt;
 }
 
+std::string output_queue::unsent(std::size_t& partial) const {
+  std::string out;
+  out.reserve(bytes_ - sent_);
+  partial = frames_.empty() || sent_ == 0 ? 0 : frames_.front().bytes.size() - sent_;
+  for (std::size_t i = 0; i < frames_.size(); ++i)
+    out.append(std::string_view(frames_[i].bytes).substr(i == 0 ? sent_ : 0));
+  return out;
+}
+
+void output_queue::push_rest(std::string rest, kind k) {
+  assert(frames_.empty());
+  bytes_ += rest.size();
+  if (k == kind::reply) ++replies_;
+  frames_.push_back(frame{std::move(rest), k, time_point{}, /*started=*/true});
+}
+
 void output_queue::clear() {
   while (!frames_.empty()) pop_front();
 }

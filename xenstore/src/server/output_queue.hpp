@@ -35,6 +35,12 @@ class output_queue {
   std::optional<time_point> oldest_unsent_event() const noexcept;
   void clear();
 
+  // Live update: every byte not sent yet, in order; `partial` is how many of them finish a frame
+  // already partly sent (0 if none was).
+  std::string unsent(std::size_t& partial) const;
+  // The rest of a frame that was partly sent before a live update: goes out first, never expires.
+  void push_rest(std::string rest, kind k);
+
   bool empty() const noexcept { return frames_.empty(); }
   std::size_t bytes() const noexcept { return bytes_; }
   std::size_t replies() const noexcept { return replies_; }

@@ -119,6 +119,8 @@ class frame_decoder {
   bool failed() const noexcept { return failed_; }
   bool idle() const noexcept { return buffered() == 0; }  // no partial message held
   std::size_t buffered() const noexcept { return delivered_ ? 0 : have_; }
+  // The partial message's bytes (live update carries them across).
+  std::string_view partial() const noexcept { return {buf_.data(), buffered()}; }
   void reset() noexcept { have_ = 0, delivered_ = false, failed_ = false; }
 
  private:

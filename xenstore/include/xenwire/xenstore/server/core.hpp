@@ -50,6 +50,8 @@ enum class drop_reason : std::uint8_t {
 
 // Names one INTRODUCE waiting for its adapter (never 0, never reused).
 using introduce_token = std::uint64_t;
+// Names one CONTROL live-update waiting for its adapter (never 0, never reused).
+using live_update_token = std::uint64_t;
 
 // What the core asks its adapter to do. The core never calls out: it queues these, in the order it
 // decided them, and take_effects() hands them over (see docs/xenstore.md, "Server core").
@@ -84,6 +86,15 @@ struct drop {
 struct ready {
   conn_id conn;
 };
+// CONTROL live-update from a privileged connection (xenstore-control's `live-update`): the adapter
+// runs it, since it needs files, processes and its own fds, and answers with
+// server_core::complete_live_update(token, text). The requester is not read from meanwhile. `args`
+// are the command's parameters as sent ("-f", FILE; "-c", CMDLINE; "-s", "-t", "60"; "-a").
+struct live_update {
+  live_update_token token;
+  conn_id conn;
+  std::vector<std::string> args;
+};
 // A structured log line (the daemon forwards it to spdlog; tests may collect it). Libraries never
 // print: this is the core's only way to say something.
 struct log {
@@ -92,8 +103,8 @@ struct log {
 };
 }  // namespace effect
 
-using core_effect =
-    std::variant<effect::introduce_domain, effect::release_domain, effect::drop, effect::ready, effect::log>;
+using core_effect = std::variant<effect::introduce_domain, effect::release_domain, effect::drop, effect::ready,
+                                 effect::live_update, effect::log>;
 
 struct core_stats {
   std::uint64_t requests = 0;
@@ -111,12 +122,31 @@ struct export_options {
   migration::stream_version version = migration::stream_version::v2;
   // The adapter's fd for a socket connection (the stream names sockets by fd).
   std::function<std::int32_t(conn_id)> socket_fd = [](conn_id) { return -1; };
+  // Input the adapter read and the core has not taken yet (held back by quotas): the stream carries
+  // the core's partial frame, then these bytes, in the order they arrived.
+  std::function<std::string_view(conn_id)> held_input = [](conn_id) { return std::string_view{}; };
+  // The live-update request being carried out: its reply goes into the stream as the requester's
+  // last unsent output, so the new daemon sends it (C's lu_write_response). Other pending
+  // live-update requests make the core busy.
+  std::optional<std::pair<live_update_token, std::string>> answer{};
+  // Leave open transactions out (C xenstored's `-F`, and what a C daemon can read): their
+  // connections' later requests in them fail as for an unknown transaction. Without it an open
+  // transaction makes the export fail with would_block.
+  bool drop_transactions = false;
 };
-// One connection import_state opened: the stream's conn-id and the core's new id.
+// One connection import_state opened: the stream's conn-id, the core's new id, and input the
+// stream says was read and not yet processed: the adapter feeds it before reading the transport.
 struct imported_connection {
   std::uint32_t stream_id;
   conn_id conn;
+  std::string unprocessed_input;
   friend bool operator==(const imported_connection&, const imported_connection&) = default;
+};
+// An open transaction, for live update's rule of waiting for transactions to end.
+struct open_transaction_info {
+  conn_id conn;
+  domid_t domid;
+  time_point started;
 };
 
 class server_core {
@@ -181,6 +211,12 @@ class server_core {
   // also for a token that is unknown (already completed) or whose domain died meanwhile: then the
   // adapter must undo what it mapped and bound.
   result<conn_id> complete_introduce(introduce_token token, result<void> mapped, time_point now);
+  // The second half of CONTROL live-update: `text` ("OK", "BUSY", an error sentence) becomes the
+  // reply and the requester is read again. An error for a token that is unknown (the requester
+  // went away, or its reply went into an exported stream).
+  result<void> complete_live_update(live_update_token token, std::string_view text, time_point now);
+  std::vector<open_transaction_info> open_transactions() const;
+
   // Time-based work: expiry of unread watch events, rate-limit refills. `now` only ever comes from
   // the caller: the core reads no clock.
   void tick(time_point now);
@@ -190,13 +226,16 @@ class server_core {
   // as migration records: GLOBAL (fds -1: the adapter's), GLOBAL_QUOTA, each connection (id,
   // ring domid/target/port or socket fd) followed by its watches, every node with its perms
   // (pre-order, then @releaseDomain and @introduceDomain), every domain record (quotas, features),
-  // END. It refuses a core that is not quiescent (open transactions, queued output, partial
-  // input, pending INTRODUCEs), read-only or guest sockets, and depth watches in version 1.
+  // END. Each connection carries its unprocessed input (held by the adapter, then the partial
+  // frame) and its unsent output (a partly sent frame first). It refuses (would_block) pending
+  // INTRODUCEs, live-update requests other than `answer`'s, and open transactions unless
+  // drop_transactions; (not_supported) read-only or guest sockets and depth watches in version 1.
   result<migration::stream> export_state(const export_options& opt = {}) const;
   // Rebuilds a fresh core (no connections, no domains, only "/") from such records: quotas,
   // nodes and domains first, then connections (rings introduce their domain) and their watches.
-  // Refuses TRANSACTION and transaction NODE records and connections with pending data (not
-  // supported yet). A WATCH_DATA_EXTENDED without depth (C's layout) becomes unlimited.
+  // Unsent output is queued again frame by frame (a malformed one refuses the stream); unprocessed
+  // input is handed back. Refuses TRANSACTION and transaction NODE records (not supported yet).
+  // A WATCH_DATA_EXTENDED without depth (C's layout) becomes unlimited.
   result<std::vector<imported_connection>> import_state(const migration::stream& s, time_point now);
 
   // Introspection for CONTROL, tests and fuzzers.
