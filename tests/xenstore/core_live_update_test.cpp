@@ -46,7 +46,8 @@ TEST(CoreLiveUpdate, TheAdapterAnswersAndTheRequesterWaitsUnread) {
   ASSERT_EQ(h.host().live_updates.size(), 1U);
   const auto lu = h.host().live_updates[0];
   EXPECT_EQ(lu.conn, d0);
-  EXPECT_EQ(lu.args, (std::vector<std::string>{"-f", "/bin/x"}));
+  EXPECT_EQ(lu.cmd, effect::live_update::command::binary);
+  EXPECT_EQ(lu.value, "/bin/x");
   EXPECT_FALSE(h.try_reply(d0, 7));
   // Meanwhile the connection is not read: a READ sent now is answered after the live-update.
   h.send_raw(d0, static_cast<std::uint32_t>(msg_type::read), 8, 0, H::z("/"));
@@ -59,6 +60,27 @@ TEST(CoreLiveUpdate, TheAdapterAnswersAndTheRequesterWaitsUnread) {
   EXPECT_TRUE(r->ok());
   EXPECT_TRUE(h.try_reply(d0, 8));
   EXPECT_FALSE(h.core().complete_live_update(lu.token, "OK", h.now())) << "a token answers once";
+}
+
+TEST(CoreLiveUpdate, SyntaxIsCheckedAsCDoes) {
+  core_harness h;
+  const conn_id d0 = h.dom0();
+  auto lu = [&](std::vector<std::string> args) {
+    std::string payload = H::z("live-update");
+    for (auto& a : args) payload += H::z(a);
+    return h.request(d0, msg_type::control, payload);
+  };
+  for (auto bad : std::vector<std::vector<std::string>>{{"-a", "x"}, {"-c"}, {"-f", "a", "b"}, {"-s", "-x"}, {"-s", "-t"},
+                                                        {"-b", "100"}, {"-d", "1", "x"}, {"--help"}})
+    EXPECT_EQ(lu(bad).error(), "EINVAL") << bad[0];
+  EXPECT_TRUE(h.host().live_updates.empty());
+  h.send_raw(d0, static_cast<std::uint32_t>(msg_type::control), 50, 0,
+             H::z("live-update") + H::z("-s") + H::z("-t") + H::z("12x") + H::z("-F"));
+  ASSERT_EQ(h.host().live_updates.size(), 1U);
+  const auto& e = h.host().live_updates[0];
+  EXPECT_EQ(e.cmd, effect::live_update::command::start);
+  EXPECT_EQ(e.timeout, 12U);
+  EXPECT_TRUE(e.force);
 }
 
 TEST(CoreLiveUpdate, OnlyPrivilegedConnectionsAndATokenDiesWithItsConnection) {

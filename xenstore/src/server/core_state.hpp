@@ -211,7 +211,7 @@ struct core_impl {
   handled op_get_quota(connection& c, const header& h, const req::get_quota& r, time_point now);
   handled op_set_quota(connection& c, const header& h, const req::set_quota& r, time_point now);
   handled op_control(connection& c, const header& h, const req::control& r, time_point now);
-  handled op_live_update(connection& c, const header& h, std::vector<std::string> args);
+  handled op_live_update(connection& c, const header& h, const std::vector<std::string_view>& args);
   result<void> complete_live_update(live_update_token token, std::string_view text, time_point now);
 
   // --- helpers for node handlers ---

@@ -39,6 +39,16 @@ std::string quota_listing(const quota_values& v, bool soft) {
   return s;
 }
 
+// atoi(), as C reads -t: leading digits, else 0.
+std::uint32_t leading_number(std::string_view s) {
+  std::uint64_t v = 0;
+  for (char ch : s) {
+    if (ch < '0' || ch > '9') break;
+    v = std::min<std::uint64_t>(v * 10 + static_cast<unsigned>(ch - '0'), 0xFFFFFFFFU);
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
 }  // namespace
 
 handled core_impl::op_control(connection& c, const header& h, const req::control& r, time_point now) {
@@ -56,7 +66,7 @@ handled core_impl::op_control(connection& c, const header& h, const req::control
     }
     return text_reply(text);
   }
-  if (r.command == "live-update") return op_live_update(c, h, std::vector<std::string>(args.begin(), args.end()));
+  if (r.command == "live-update") return op_live_update(c, h, args);
   if (r.command == "check") {
     if (auto ok = check(); !ok) {
       logf(log_level::error, "CONTROL check: store inconsistent: ", ok.error().message());
@@ -132,12 +142,34 @@ handled core_impl::op_control(connection& c, const header& h, const req::control
   return xs_fail(xs_error::einval);
 }
 
-handled core_impl::op_live_update(connection& c, const header& h, std::vector<std::string> args) {
-  if (args.empty()) return xs_fail(xs_error::einval);
-  const live_update_token token = next_live_update++;
-  live_updates.push_back({token, c.id, h});
+handled core_impl::op_live_update(connection& c, const header& h, const std::vector<std::string_view>& args) {
+  using cmd = effect::live_update::command;
+  effect::live_update e{next_live_update, c.id, cmd::abort, {}, 0, false};
+  const std::size_t n = args.size();
+  if (n == 0) return xs_fail(xs_error::einval);
+  if (args[0] == "-a" && n == 1) {
+    e.cmd = cmd::abort;
+  } else if ((args[0] == "-c" || args[0] == "-f") && n == 2) {
+    e.cmd = args[0] == "-c" ? cmd::cmdline : cmd::binary;
+    e.value = args[1];
+  } else if (args[0] == "-s") {
+    e.cmd = cmd::start;
+    for (std::size_t i = 1; i < n; ++i) {
+      if (args[i] == "-F") {
+        e.force = true;
+      } else if (args[i] == "-t" && i + 1 < n) {
+        e.timeout = leading_number(args[++i]);
+      } else {
+        return xs_fail(xs_error::einval);
+      }
+    }
+  } else {
+    return xs_fail(xs_error::einval);  // C's stubdom-only -b/-d too
+  }
+  ++next_live_update;
+  live_updates.push_back({e.token, c.id, h});
   c.awaiting_live_update = true;
-  effects.emplace_back(effect::live_update{token, c.id, std::move(args)});
+  effects.emplace_back(std::move(e));
   return {};
 }
 

@@ -86,14 +86,23 @@ struct drop {
 struct ready {
   conn_id conn;
 };
-// CONTROL live-update from a privileged connection (xenstore-control's `live-update`): the adapter
-// runs it, since it needs files, processes and its own fds, and answers with
-// server_core::complete_live_update(token, text). The requester is not read from meanwhile. `args`
-// are the command's parameters as sent ("-f", FILE; "-c", CMDLINE; "-s", "-t", "60"; "-a").
+// CONTROL live-update from a privileged connection (xenstore-control's `live-update`), its syntax
+// checked as C xenstored 4.17 checks it (EINVAL otherwise): the adapter runs it, since it needs
+// files, processes and its own fds, and answers with server_core::complete_live_update(token,
+// text). The requester is not read from meanwhile.
 struct live_update {
+  enum class command : std::uint8_t {
+    binary,   // -f FILE: the new binary (`value`)
+    cmdline,  // -c CMDLINE: its command line (`value`), else the daemon's own
+    start,    // -s [-t SECONDS] [-F]: dump the state and exec; `timeout`, `force`
+    abort,    // -a
+  };
   live_update_token token;
   conn_id conn;
-  std::vector<std::string> args;
+  command cmd;
+  std::string value;
+  std::uint32_t timeout = 0;
+  bool force = false;
 };
 // A structured log line (the daemon forwards it to spdlog; tests may collect it). Libraries never
 // print: this is the core's only way to say something.
