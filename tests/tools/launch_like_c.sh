@@ -130,9 +130,9 @@ kill -TERM $fg
 wait $fg
 check "-N: SIGTERM exits 0" [ $? -eq 0 ]
 check "-N: pid file removed" [ ! -e "$pidfile" ]
-err=$("$XENSTORED_BIN" -U --pid-file "$WORK/u.pid" 2>&1 >/dev/null)
+err=$("$XENSTORED_BIN" -U --pid-file "$WORK/u.pid" 2>&1 >/dev/null)  # no state left by a live update
 check "-U exits 1" [ $? -eq 1 ]
-check "-U says why" grep -q "live update restore is not implemented" <<<"$err"
+check "-U without a state: says which file" grep -q "state_dump: No such file" <<<"$err"
 check "-U writes no pid file" [ ! -e "$WORK/u.pid" ]
 err=$("$XENSTORED_BIN" --no-such-option 2>&1 >/dev/null)
 check "unknown option exits 2" [ $? -eq 2 ]

@@ -13,6 +13,14 @@ if(TARGET xenwire::xenstore_daemon)
   xenwire_test(daemon_socket_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_socket_test.cpp
     DEPS xenwire::xenstore_daemon Threads::Threads LABELS xenstore daemon concurrent)
+  if(TARGET xenwire-xenstored)
+    xenwire_test(daemon_live_update_test
+      SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_live_update_test.cpp
+      DEPS xenwire::xenstore_wire LABELS xenstore daemon)
+    target_compile_definitions(daemon_live_update_test PRIVATE
+      XENWIRE_XENSTORED_BINARY="$<TARGET_FILE:xenwire-xenstored>")
+    add_dependencies(daemon_live_update_test xenwire-xenstored)
+  endif()
   if(TARGET xenwire::sim)
     xenwire_test(daemon_ring_test
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_ring_test.cpp

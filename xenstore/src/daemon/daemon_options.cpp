@@ -145,7 +145,7 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
       ->type_name("FILE");
   app.add_flag("-P,--output-pid", opts.output_pid, "Print the serving process's pid on stdout once serving");
   app.add_flag("-D,--no-domain-init", opts.no_domain_init, "Do not serve the dom0 kernel's Xenstore ring");
-  app.add_flag("-U,--live-update", opts.live_update, "Restore a live-update state (not implemented: exits 1)");
+  app.add_flag("-U,--live-update", opts.live_update, "Restore a live-update state ($XENSTORED_RUNDIR/state_dump; the previous daemon's fds)");
   app.add_flag("-R,--no-recovery", no_recovery, "Accepted for C xenstored compatibility (no effect: no database)");
   auto* o_idb = app.add_option("-I,--internal-db", internal_db,
                                "Accepted for C xenstored compatibility (the store is always in memory)")

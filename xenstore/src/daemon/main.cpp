@@ -15,6 +15,7 @@
 #include <syslog.h>
 
 #include "xenwire/xenstore/daemon/daemon_options.hpp"
+#include "xenwire/xenstore/daemon/live_update_state.hpp"
 #include "xenwire/xenstore/daemon/process.hpp"
 #include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_path.hpp"
@@ -52,10 +53,9 @@ int main(int argc, char** argv) {
     std::fprintf(opts.error().code == 0 ? stdout : stderr, "%s\n", opts.error().text.c_str());
     return opts.error().code;
   }
-  if (opts->live_update) {
-    std::fprintf(stderr, "xenwire-xenstored: -U/--live-update: live update restore is not implemented\n");
-    return 1;
-  }
+  // -U: we are the new binary of a live update; our fds and the state are the old daemon's, and
+  // we already are the detached daemon (as C: no second fork).
+  if (opts->live_update) opts->daemonize = false;
 
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto log = std::make_shared<spdlog::logger>("xenstored", sink);
@@ -98,6 +98,17 @@ int main(int argc, char** argv) {
     };
   }
 
+  settings.argv.assign(argv, argv + argc);
+  const std::string state_path = xs::live_update_state_path();
+  if (opts->live_update) {
+    auto state = xs::read_live_update_state(state_path);
+    if (!state) {
+      log->error("live update: {}: {}", state_path, state.error());
+      return 1;
+    }
+    settings.restore = std::move(*state);
+  }
+
   // Like C xenstored (unless -N): fork and detach. The starting process waits until we serve.
   std::optional<xs::detached_start> detached;
   if (opts->daemonize) {
@@ -138,6 +149,7 @@ int main(int argc, char** argv) {
     log->error("cannot start: {}", daemon.error().message());  // the daemon logged which socket
     return 1;
   }
+  if (opts->live_update) ::unlink(state_path.c_str());
   // Serving (clients queue on the bound sockets until run()): pid file, -P, systemd, detach.
   std::optional<xs::pid_file> pid_file;
   if (opts->pid_file) {

@@ -26,6 +26,12 @@ socket_connection::socket_connection(unique_fd fd, conn_id id, bool trace) : fd_
   }
 }
 
+void socket_connection::hold(std::string_view bytes) {
+  const auto b = std::as_bytes(std::span(bytes.data(), bytes.size()));
+  pending_.assign(b.begin(), b.end());
+  pending_off_ = 0;
+}
+
 std::uint32_t socket_connection::wanted_events() const noexcept {
   std::uint32_t events = 0;
   if (!paused()) events |= EPOLLIN;

@@ -36,6 +36,11 @@ class socket_connection {
   result<void> flush(server_core& core, time_point now, const trace_sink& trace);
 
   bool paused() const noexcept { return pending_off_ < pending_.size(); }
+  // Live update: input read and not yet taken by the core, carried across; and taken back.
+  std::string_view held() const noexcept {
+    return {reinterpret_cast<const char*>(pending_.data()) + pending_off_, pending_.size() - pending_off_};
+  }
+  void hold(std::string_view bytes);
   bool write_blocked() const noexcept { return write_blocked_; }
   // The epoll interest this state calls for.
   std::uint32_t wanted_events() const noexcept;

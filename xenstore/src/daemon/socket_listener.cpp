@@ -1,11 +1,13 @@
 #include "xenwire/xenstore/daemon/socket_listener.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <utility>
 
@@ -72,6 +74,28 @@ result<socket_listener> socket_listener::open(std::string path) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return errno_error();
   return socket_listener(std::move(fd), std::move(path), st.st_dev, st.st_ino);
+}
+
+result<socket_listener> socket_listener::adopt(int raw) {
+  unique_fd fd(raw);
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return errno_error();
+  if (!S_ISSOCK(st.st_mode)) return errno_error(ENOTSOCK);
+  int listening = 0;
+  socklen_t len = sizeof listening;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) return errno_error();
+  sockaddr_un addr{};
+  socklen_t alen = sizeof addr;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &alen) != 0) return errno_error();
+  if (!listening || addr.sun_family != AF_UNIX || alen <= offsetof(sockaddr_un, sun_path) || addr.sun_path[0] == '\0')
+    return fail(errc::invalid_argument);
+  std::string path(addr.sun_path, ::strnlen(addr.sun_path, alen - offsetof(sockaddr_un, sun_path)));
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) return errno_error();
+  if (::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0) return errno_error();
+  struct stat file{};
+  if (::stat(path.c_str(), &file) != 0) return errno_error();
+  return socket_listener(std::move(fd), std::move(path), file.st_dev, file.st_ino);
 }
 
 socket_listener::socket_listener(unique_fd fd, std::string path, dev_t dev, ino_t ino) noexcept

@@ -1,6 +1,9 @@
 #include "xenwire/xenstore/daemon/xenstored.hpp"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -10,10 +13,12 @@
 #include <variant>
 #include <vector>
 
+#include "daemon/live_update.hpp"
 #include "daemon/ring_host.hpp"
 #include "daemon/socket_connection.hpp"
 #include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_listener.hpp"
+#include "xenwire/xenstore/migration/stream.hpp"
 
 namespace xenwire::xenstore {
 namespace {
@@ -51,6 +56,7 @@ struct xenstored::impl final {
   std::vector<conn_id> touched;  // sockets the poller reported since the last settle()
   std::vector<conn_id> visit_scratch, visited_scratch;
   std::vector<core_effect> effects_scratch;
+  live_update_session live_update;
 
   impl(daemon_settings s, log_sink sink, std::unique_ptr<event_loop> l)
       : settings(std::move(s)), log_out(std::move(sink)), loop(std::move(l)), core(settings.config) {}
@@ -131,8 +137,151 @@ struct xenstored::impl final {
     loop->remove(it->second->fd());
     sockets.erase(it);  // closes the fd
     core.close(id, now);
+    live_update.connection_closed(id);
     const bool normal = why == errc::peer_closed;
     say(normal ? log_level::debug : log_level::warn, "conn " + std::to_string(id) + " closed: " + describe(why));
+  }
+
+  // ---- live update ----
+  // A waiting start: refused, still waiting, or carried out now (then we only come back on failure).
+  void poll_live_update(time_point now) {
+    auto next = live_update.poll(now, core.open_transactions());
+    if (auto* a = std::get_if<live_update_session::answer>(&next)) {
+      say(log_level::warn, "live update refused: " + a->text);
+      (void)core.complete_live_update(a->token, a->text, now);
+    } else if (auto* go = std::get_if<live_update_session::start_now>(&next)) {
+      std::string failure = exec_new_binary(*go);
+      say(log_level::error, "live update failed: " + failure + "; still serving");
+      live_update.end();
+      (void)core.complete_live_update(go->token, failure, now);
+    } else {
+      return;
+    }
+    touched.push_back(0);  // the answer is output (an effect::ready): settle again without sleeping
+  }
+
+  // Writes the state (C's state_dump, with the requester's "OK" in it) and execs the new binary
+  // with our fds inherited. Returns only on failure, with the sentence the operator gets.
+  std::string exec_new_binary(const live_update_session::start_now& go) {
+    if (!settings.guest_sockets.empty()) return "Live update with --guest-socket is not supported.";
+    if (rings && rings->size() > 0) return "Live update with domains' rings connected is not supported yet.";
+    export_options opt;
+    opt.version = migration::stream_version::v1;  // what C xenstored 4.17 reads
+    opt.socket_fd = [this](conn_id id) {
+      auto it = sockets.find(id);
+      return it == sockets.end() ? -1 : it->second->fd();
+    };
+    opt.held_input = [this](conn_id id) {
+      auto it = sockets.find(id);
+      return it == sockets.end() ? std::string_view{} : it->second->held();
+    };
+    opt.answer = std::make_pair(go.token, std::string("OK"));
+    opt.drop_transactions = go.drop_transactions;
+    auto state = core.export_state(opt);
+    if (!state && state.error() == make_error_code(errc::not_supported)) {
+      opt.version = migration::stream_version::v2;  // depth watches
+      state = core.export_state(opt);
+    }
+    if (!state) return "Dump state error: " + state.error().message();
+    for (auto& r : state->records)
+      if (auto* g = std::get_if<migration::global_record>(&r)) g->socket_fd = listeners.front().listener.fd();
+    auto bytes = migration::write_stream(*state);
+    if (!bytes) return "Dump state error: " + bytes.error().message();
+    const std::string path = live_update_state_path();
+    {
+      unique_fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!f) return "Dump state open error";
+      std::string_view rest(*bytes);
+      while (!rest.empty()) {
+        const ssize_t n = ::write(f.get(), rest.data(), rest.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          ::unlink(path.c_str());
+          return "Dump write error";
+        }
+        rest.remove_prefix(static_cast<std::size_t>(n));
+      }
+    }
+    std::vector<int> inherited{listeners.front().listener.fd()};
+    for (auto& [id, conn] : sockets) inherited.push_back(conn->fd());
+    for (int fd : inherited) ::fcntl(fd, F_SETFD, 0);
+    const auto argv = live_update_argv(settings.argv, live_update.binary(), live_update.cmdline());
+    say(log_level::info, "live update: " + std::to_string(sockets.size()) + " connections, state in " + path +
+                             ", exec " + argv.front());
+    const std::error_code ec = settings.exec ? settings.exec(argv) : exec_argv(argv);
+    for (int fd : inherited) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    ::unlink(path.c_str());
+    say(log_level::error, "live update: exec " + argv.front() + ": " + ec.message());
+    return "Error activating new binary.";
+  }
+
+  static std::error_code exec_argv(const std::vector<std::string>& argv) {
+    std::vector<char*> raw;
+    for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
+    raw.push_back(nullptr);
+    ::execv(raw[0], raw.data());
+    return {errno, std::generic_category()};
+  }
+
+  // -U: the previous daemon's listening socket, connections and store.
+  result<void> restore(const migration::stream& state, time_point now) {
+    const migration::global_record* global = nullptr;
+    for (const auto& r : state.records)
+      if (const auto* g = std::get_if<migration::global_record>(&r)) global = g;
+    if (global == nullptr || global->socket_fd < 0) return fail(errc::invalid_argument);
+    auto listener = socket_listener::adopt(global->socket_fd);
+    if (!listener) {
+      say(log_level::error, "live update: the inherited listening socket (fd " + std::to_string(global->socket_fd) +
+                                "): " + listener.error().message());
+      return fail(listener.error());
+    }
+    if (listener->path() != settings.socket_path)
+      say(log_level::warn, "live update: serving the inherited socket " + listener->path() + ", not " +
+                               settings.socket_path);
+    settings.socket_path = listener->path();
+    listeners.push_back({std::move(*listener), {conn_kind::socket, 0, settings.read_only}});
+    if (auto r = loop->add(listeners.back().listener.fd(), EPOLLIN, [this](std::uint32_t) { accept_all(0); }); !r)
+      return fail(r.error());
+    auto opened = core.import_state(state, now);
+    if (!opened) {
+      say(log_level::error, "live update: the state was refused: " + opened.error().message());
+      return fail(opened.error());
+    }
+    for (const auto& r : state.records) {
+      const auto* c = std::get_if<migration::connection_record>(&r);
+      if (c == nullptr) continue;
+      const auto* sock = std::get_if<migration::socket_spec>(&c->spec);
+      if (sock == nullptr) {
+        say(log_level::error, "live update: the state has ring connections, which this version cannot adopt");
+        return fail(errc::not_supported);
+      }
+      conn_id id = 0;
+      for (const auto& o : *opened)
+        if (o.stream_id == c->conn_id) id = o.conn;
+      struct stat st{};
+      if (sock->fd < 0 || ::fstat(sock->fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        say(log_level::warn, "live update: connection " + std::to_string(c->conn_id) + ": fd " +
+                                 std::to_string(sock->fd) + " is not an inherited socket; dropped");
+        core.close(id, now);
+        continue;
+      }
+      unique_fd fd(sock->fd);
+      ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
+      ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+      auto conn = std::make_unique<socket_connection>(std::move(fd), id, static_cast<bool>(settings.trace));
+      conn->hold(c->unprocessed_input);
+      conn->registered_events = conn->wanted_events();
+      if (auto a = loop->add(conn->fd(), conn->registered_events, [this, id](std::uint32_t ev) { on_socket(id, ev); });
+          !a) {
+        core.close(id, now);
+        continue;
+      }
+      sockets.emplace(id, std::move(conn));
+      touched.push_back(id);  // held input and unsent output go first
+    }
+    say(log_level::info, "live update: restored " + std::to_string(sockets.size()) + " connections, " +
+                             std::to_string(core.stats().nodes) + " nodes");
+    return {};
   }
 
   // ---- after each batch ----
@@ -155,6 +304,9 @@ struct xenstored::impl final {
           }
         } else if (const auto* rel = std::get_if<effect::release_domain>(&e)) {
           if (rings) rings->release(rel->domid, rel->conn);
+        } else if (const auto* lu = std::get_if<effect::live_update>(&e)) {
+          for (auto& a : live_update.handle(*lu, now, check_live_update_binary))
+            (void)core.complete_live_update(a.token, a.text, now);
         } else if (auto* l = std::get_if<effect::log>(&e)) {
           if (log_out) log_out(l->level, l->text);
         }
@@ -208,6 +360,7 @@ struct xenstored::impl final {
       run_effects(now, visit);
       if (!progressed && visit.empty()) break;
     }
+    if (live_update.deadline()) poll_live_update(now);
     // Still busy after the last pass: run() polls without sleeping until this drains.
     touched.insert(touched.end(), visit.begin(), visit.end());
     std::sort(visited.begin(), visited.end());
@@ -236,7 +389,13 @@ result<std::unique_ptr<xenstored>> xenstored::create(daemon_settings settings, t
   }
   auto p = std::make_unique<impl>(std::move(settings), std::move(log), std::move(*loop));
   const auto& s = p->settings;
-  if (auto r = p->listen(s.socket_path, {conn_kind::socket, 0, s.read_only}); !r) return fail(r.error());
+  if (p->settings.restore) {
+    auto state = std::move(*p->settings.restore);
+    p->settings.restore.reset();
+    if (auto r = p->restore(state, clock::now()); !r) return fail(r.error());
+  } else if (auto r = p->listen(s.socket_path, {conn_kind::socket, 0, s.read_only}); !r) {
+    return fail(r.error());
+  }
   for (const auto& g : s.guest_sockets) {
     if (auto r = p->listen(g.path, {conn_kind::guest_socket, g.domid, false}); !r) return fail(r.error());
   }
@@ -271,6 +430,7 @@ result<void> xenstored::run() {
   while (!d.loop->stopping()) {
     // Leftover work from the last settle: poll without sleeping.
     auto deadline = d.touched.empty() ? d.core.next_deadline() : std::optional<time_point>(clock::now());
+    if (auto lu = d.live_update.deadline(); lu && (!deadline || *lu < *deadline)) deadline = lu;
     if (auto r = d.loop->run_once(deadline); !r) return fail(r.error());
     d.settle(clock::now());
   }

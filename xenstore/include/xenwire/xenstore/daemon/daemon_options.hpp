@@ -32,7 +32,7 @@ struct daemon_options {
   std::optional<std::string> trace_file;  // -T/--trace-file: every message appended, C-style; SIGHUP reopens
   bool output_pid = false;                // -P/--output-pid: the serving process's pid on stdout
   bool no_domain_init = false;            // -D/--no-domain-init: do not serve the dom0 kernel's ring
-  bool live_update = false;               // -U/--live-update: restore a live-update state (not implemented)
+  bool live_update = false;               // -U/--live-update: restore a live-update state (never forks)
   // One line per accepted option that has no effect here (C options without meaning for this
   // daemon), for the binary to log at info level.
   std::vector<std::string> notices;

@@ -20,6 +20,10 @@ class socket_listener {
   // for a path that does not fit sockaddr_un; anything socket/bind/listen report. A missing parent
   // directory is created (one level, 0755). The socket is made 0600: its clients act as dom0.
   static result<socket_listener> open(std::string path);
+  // Live update: a listening socket inherited from the daemon we replace. Must be a listening
+  // AF_UNIX stream socket (else not_a_socket / invalid_argument); its bound path is read back from
+  // it. Made non-blocking and close-on-exec again.
+  static result<socket_listener> adopt(int fd);
 
   socket_listener(socket_listener&& other) noexcept;
   socket_listener& operator=(socket_listener&& other) noexcept;

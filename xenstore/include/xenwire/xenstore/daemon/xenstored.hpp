@@ -12,6 +12,7 @@
 
 #include "xenwire/base/error.hpp"
 #include "xenwire/ring/transport.hpp"
+#include "xenwire/xenstore/migration/records.hpp"
 #include "xenwire/xenstore/server/config.hpp"
 #include "xenwire/xenstore/server/core.hpp"
 
@@ -42,6 +43,14 @@ struct daemon_settings {
     evtchn_port_t port = 0;  // the kernel's port, unbound for us: bound with bind_interdomain(0, port)
   };
   std::optional<local_ring> dom0_ring;
+
+  // Live update (CONTROL live-update; see docs/xenstore.md). The daemon's own argv, which the new
+  // binary gets unless the operator gave a command line.
+  std::vector<std::string> argv;
+  // Replaces this process with argv[0] (execv); returns only on failure. Tests stub it.
+  std::function<std::error_code(const std::vector<std::string>& argv)> exec;
+  // -U: the state the previous daemon left (its fds are ours): serve it instead of a fresh store.
+  std::optional<migration::stream> restore;
 };
 
 class xenstored {

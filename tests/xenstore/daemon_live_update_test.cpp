@@ -1,0 +1,267 @@
+// Live update of the xenwire-xenstored binary, end to end: clients on the socket keep their
+// connections while the daemon execs a new binary (itself) with -U. Requests in flight are
+// answered, a half-sent frame completes, watches keep firing, the store is the same; a refused or
+// failed update leaves the old daemon serving.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "xenwire/base/unique_fd.hpp"
+#include "xenwire/xenstore/wire.hpp"
+
+namespace xs = xenwire::xenstore;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string z(std::string_view s) { return std::string(s) + '\0'; }
+
+struct frame {
+  xs::header h{};
+  std::string payload;
+  std::string str() const { return payload.substr(0, payload.find('\0')); }
+};
+
+// A raw protocol client: it can send half a frame, and sorts replies from watch events.
+class raw_client {
+ public:
+  explicit raw_client(const std::string& path) {
+    fd_ = xenwire::unique_fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    for (int i = 0; i < 200; ++i) {
+      if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return;
+      std::this_thread::sleep_for(10ms);
+    }
+    ADD_FAILURE() << "cannot connect to " << path;
+  }
+  static std::string encode(xs::msg_type t, std::uint32_t req, std::string_view payload, std::uint32_t tx = 0) {
+    std::string out;
+    (void)xs::encode(out, xs::header{static_cast<std::uint32_t>(t), req, tx, 0}, payload);
+    return out;
+  }
+  void send_bytes(std::string_view b) { ASSERT_EQ(::send(fd_.get(), b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size())); }
+  frame call(xs::msg_type t, std::string_view payload, std::uint32_t tx = 0, std::chrono::milliseconds wait = 10s) {
+    const std::uint32_t req = next_++;
+    send_bytes(encode(t, req, payload, tx));
+    return reply(req, wait);
+  }
+  frame reply(std::uint32_t req, std::chrono::milliseconds wait = 10s) {
+    const auto until = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      for (auto it = replies_.begin(); it != replies_.end(); ++it) {
+        if (it->h.req_id == req) {
+          frame f = *it;
+          replies_.erase(it);
+          return f;
+        }
+      }
+      if (!read_some(until)) return frame{xs::header{}, "<timeout>"};
+    }
+  }
+  std::optional<frame> event(std::chrono::milliseconds wait = 5s) {
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (events_.empty())
+      if (!read_some(until)) return std::nullopt;
+    frame f = events_.front();
+    events_.erase(events_.begin());
+    return f;
+  }
+  std::uint32_t next_req() { return next_++; }
+
+ private:
+  bool read_some(std::chrono::steady_clock::time_point until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    in_.append(buf, static_cast<std::size_t>(n));
+    while (in_.size() >= xs::header_size) {
+      frame f;
+      std::memcpy(&f.h, in_.data(), xs::header_size);
+      if (in_.size() < xs::header_size + f.h.len) break;
+      f.payload = in_.substr(xs::header_size, f.h.len);
+      in_.erase(0, xs::header_size + f.h.len);
+      (f.h.type == static_cast<std::uint32_t>(xs::msg_type::watch_event) ? events_ : replies_).push_back(f);
+    }
+    return true;
+  }
+  xenwire::unique_fd fd_;
+  std::string in_;
+  std::vector<frame> replies_, events_;
+  std::uint32_t next_ = 1;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class LiveUpdate : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "xs-lu-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    socket_ = (dir_ / "socket").string();
+    log_ = dir_ / "log";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setenv("XENSTORED_RUNDIR", dir_.c_str(), 1);
+      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(fd, 2);
+      ::execl(XENWIRE_XENSTORED_BINARY, XENWIRE_XENSTORED_BINARY, "-N", "--socket", socket_.c_str(), "--log-level",
+              "debug", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (HasFailure()) std::fprintf(stderr, "--- daemon log ---\n%s\n", slurp(log_).c_str());
+    fs::remove_all(dir_);
+  }
+  std::string cmdline() const {
+    std::string s = slurp("/proc/" + std::to_string(pid_) + "/cmdline");
+    for (char& c : s)
+      if (c == '\0') c = ' ';
+    return s;
+  }
+  static std::string lu(std::vector<std::string> args) {
+    std::string p = z("live-update");
+    for (auto& a : args) p += z(a);
+    return p;
+  }
+  // Every node below `path` with its value and perms, as a sorted listing.
+  static void dump(raw_client& c, const std::string& path, std::map<std::string, std::string>& out) {
+    out[path] = c.call(xs::msg_type::read, z(path)).payload + "|" + c.call(xs::msg_type::get_perms, z(path)).payload;
+    const std::string kids = c.call(xs::msg_type::directory, z(path)).payload;
+    for (std::size_t at = 0; at < kids.size();) {
+      const auto end = kids.find('\0', at);
+      const std::string name = kids.substr(at, end - at);
+      at = end + 1;
+      if (!name.empty()) dump(c, (path == "/" ? "/" : path + "/") + name, out);
+    }
+  }
+
+  fs::path dir_, log_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(LiveUpdate, ClientsKeepTheirConnectionsWatchesAndHalfSentFrames) {
+  raw_client a(socket_), watcher(socket_), partial(socket_), control(socket_);
+  for (int i = 0; i < 200; ++i)
+    ASSERT_EQ(a.call(xs::msg_type::write, z("/tool/n/" + std::to_string(i)) + "v" + std::to_string(i)).str(), "OK");
+  ASSERT_EQ(a.call(xs::msg_type::set_perms, z("/tool/n/7") + z("n0") + z("r3")).str(), "OK");
+  ASSERT_EQ(watcher.call(xs::msg_type::watch, z("/tool/w") + z("tw")).str(), "OK");
+  ASSERT_TRUE(watcher.event());  // the initial event
+  std::map<std::string, std::string> before, after;
+  dump(a, "/", before);
+
+  // Half a WRITE before the update; the rest after it.
+  const std::uint32_t preq = partial.next_req();
+  const std::string pframe = raw_client::encode(xs::msg_type::write, preq, z("/tool/p") + "half");
+  partial.send_bytes(std::string_view(pframe).substr(0, 21));
+  std::this_thread::sleep_for(50ms);
+
+  ASSERT_EQ(control.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  EXPECT_EQ(control.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(),
+            "live-update session already active.");
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(control.call(xs::msg_type::control, lu({"-s", "-t", "5"})).str(), "OK");
+  const auto blackout = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(cmdline().find(" -U"), std::string::npos) << cmdline();  // the same pid, exec'd
+  std::printf("live update with 200 nodes, 4 clients: %.1f ms until the OK\n",
+              std::chrono::duration<double, std::milli>(blackout).count());
+
+  partial.send_bytes(std::string_view(pframe).substr(21));
+  EXPECT_EQ(partial.reply(preq).str(), "OK");
+  ASSERT_EQ(a.call(xs::msg_type::write, z("/tool/w") + "x").str(), "OK");
+  auto ev = watcher.event();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->payload, z("/tool/w") + z("tw"));
+  ASSERT_EQ(a.call(xs::msg_type::rm, z("/tool/w")).str(), "OK");
+  ASSERT_TRUE(watcher.event());
+  ASSERT_EQ(a.call(xs::msg_type::rm, z("/tool/p")).str(), "OK");
+  dump(a, "/", after);
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(a.call(xs::msg_type::control, z("check")).str(), "OK");
+  EXPECT_FALSE(fs::exists(dir_ / "state_dump"));
+
+  // Again: -U is already in the argv and is not repeated; a new client is served too.
+  raw_client late(socket_);
+  ASSERT_EQ(control.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  ASSERT_EQ(control.call(xs::msg_type::control, lu({"-s"})).str(), "OK");
+  const std::string cl = cmdline();
+  EXPECT_EQ(cl.find(" -U"), cl.rfind(" -U")) << cl;
+  EXPECT_EQ(late.call(xs::msg_type::read, z("/tool/n/199")).str(), "v199");
+  EXPECT_EQ(watcher.call(xs::msg_type::write, z("/tool/w") + "y").str(), "OK");
+  EXPECT_TRUE(watcher.event());
+}
+
+TEST_F(LiveUpdate, RefusedAndFailedUpdatesLeaveTheDaemonServing) {
+  raw_client c(socket_), t(socket_);
+  ASSERT_EQ(c.call(xs::msg_type::write, z("/keep") + "1").str(), "OK");
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-a"})).str(), "No live-update session active.");
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-s"})).str(), "Not in live-update session.");
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-f", (dir_ / "nothing").string()})).str(), "File not accessible.");
+  std::ofstream(dir_ / "plain") << "x";
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-f", (dir_ / "plain").string()})).str(), "File not executable.");
+
+  // An open transaction: the start waits for it, then gives C's reason.
+  const std::string tx = t.call(xs::msg_type::transaction_start, z("")).str();
+  ASSERT_NE(tx, "");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  const std::string why = c.call(xs::msg_type::control, lu({"-s", "-t", "1"})).str();
+  EXPECT_EQ(why.rfind("Domains with long running transactions:\nDomain 0: ", 0), 0U) << why;
+  EXPECT_EQ(cmdline().find(" -U"), std::string::npos);
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-a"})).str(), "No live-update session active.");  // it ended
+
+  // A binary that cannot be exec'd: C's sentence, and everything still works.
+  std::ofstream(dir_ / "garbage") << "not a program";
+  fs::permissions(dir_ / "garbage", fs::perms::owner_all);
+  ASSERT_EQ(t.call(xs::msg_type::transaction_end, z("F"), static_cast<std::uint32_t>(std::stoul(tx))).str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", (dir_ / "garbage").string()})).str(), "OK");
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-s"})).str(), "Error activating new binary.");
+  EXPECT_EQ(t.call(xs::msg_type::read, z("/keep")).str(), "1");
+  EXPECT_FALSE(fs::exists(dir_ / "state_dump"));
+
+  // -F: a transaction open past the timeout is left behind; the update goes ahead.
+  const std::string tx2 = t.call(xs::msg_type::transaction_start, z("")).str();
+  ASSERT_EQ(t.call(xs::msg_type::write, z("/in-tx") + "1", static_cast<std::uint32_t>(std::stoul(tx2))).str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-s", "-t", "1", "-F"})).str(), "OK");
+  EXPECT_NE(cmdline().find(" -U"), std::string::npos);
+  const frame end = t.call(xs::msg_type::transaction_end, z("T"), static_cast<std::uint32_t>(std::stoul(tx2)));
+  EXPECT_EQ(end.h.type, static_cast<std::uint32_t>(xs::msg_type::error)) << end.str();
+  EXPECT_EQ(t.call(xs::msg_type::read, z("/in-tx")).str(), "ENOENT");
+  EXPECT_EQ(t.call(xs::msg_type::read, z("/keep")).str(), "1");
+}
+
+}  // namespace

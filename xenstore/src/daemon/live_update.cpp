@@ -1,0 +1,136 @@
+#include "daemon/live_update.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <cstdlib>
+#include <string_view>
+
+#include "xenwire/base/unique_fd.hpp"
+#include "xenwire/xenstore/migration/stream.hpp"
+
+namespace xenwire::xenstore {
+
+std::vector<live_update_session::answer> live_update_session::handle(const effect::live_update& e, time_point now,
+                                                                     const binary_check& check) {
+  using cmd = effect::live_update::command;
+  std::vector<answer> out;
+  auto say = [&](std::string text) {
+    out.push_back({e.token, std::move(text)});
+    return out;
+  };
+  switch (e.cmd) {
+    case cmd::abort:
+      if (!session_) return say("No live-update session active.");
+      if (session_->start) out.push_back({session_->start->token, "Cancellation was requested"});
+      session_.reset();
+      return say("OK");
+    case cmd::cmdline:
+      if (!session_ || session_->owner != e.conn) return say("Not in live-update session.");
+      session_->cmdline = e.value;
+      return say("OK");
+    case cmd::binary:
+      if (std::string why = check(e.value); !why.empty()) return say(std::move(why));
+      if (session_) return say("live-update session already active.");
+      session_ = session{e.conn, e.value, std::nullopt, std::nullopt};
+      return say("OK");
+    case cmd::start:
+      if (!session_ || session_->owner != e.conn) return say("Not in live-update session.");
+      session_->start = waiting_start{e.token, now, e.timeout, e.force};
+      return out;
+  }
+  return say("Unknown live-update command.");
+}
+
+live_update_session::outcome live_update_session::poll(time_point now, const std::vector<open_transaction_info>& open) {
+  if (!session_ || !session_->start) return std::monostate{};
+  const waiting_start w = *session_->start;
+  const auto limit = std::chrono::seconds(w.timeout);
+  std::size_t long_running = 0;
+  for (const auto& t : open)
+    if (now - t.started >= limit) ++long_running;
+  // C's lu_check_lu_allowed: no transaction, or -F and every one has run for the timeout.
+  const bool allowed = open.empty() || (w.force && long_running == open.size());
+  if (!allowed) {
+    if (now < w.since + limit) return std::monostate{};
+    if (!w.force) {
+      std::string why;
+      for (const auto& t : open) {
+        if (now - t.started < limit) continue;
+        why += why.empty() ? "Domains with long running transactions:" : "";
+        why += "\nDomain " + std::to_string(t.domid) + ": " +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - t.started).count()) + " s";
+      }
+      session_.reset();
+      return answer{w.token, why.empty() ? "Overlapping transactions" : why};
+    }
+  }
+  session_->start.reset();  // the daemon reports a failure with end()
+  return start_now{w.token, !open.empty()};
+}
+
+std::optional<time_point> live_update_session::deadline() const {
+  if (!session_ || !session_->start) return std::nullopt;
+  return session_->start->since + std::chrono::seconds(session_->start->timeout);
+}
+
+void live_update_session::connection_closed(conn_id conn) {
+  if (session_ && session_->owner == conn) session_.reset();
+}
+
+std::vector<std::string> live_update_argv(const std::vector<std::string>& own_argv, const std::string& binary,
+                                          const std::optional<std::string>& cmdline) {
+  std::vector<std::string> argv{binary};
+  if (cmdline) {
+    std::string_view rest = *cmdline;
+    while (!rest.empty()) {
+      const auto start = rest.find_first_not_of(" \t");
+      if (start == std::string_view::npos) break;
+      rest.remove_prefix(start);
+      const auto end = rest.find_first_of(" \t");
+      argv.emplace_back(rest.substr(0, end));
+      rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+    }
+  } else if (!own_argv.empty()) {
+    argv.insert(argv.end(), own_argv.begin() + 1, own_argv.end());
+  }
+  bool has_u = false;
+  for (std::size_t i = 1; i < argv.size(); ++i) has_u = has_u || argv[i] == "-U";
+  if (!has_u) argv.emplace_back("-U");
+  return argv;
+}
+
+std::string live_update_state_path() {
+  const char* dir = std::getenv("XENSTORED_RUNDIR");
+  return std::string(dir != nullptr && *dir != '\0' ? dir : "/var/run/xenstored") + "/state_dump";
+}
+
+tl::expected<migration::stream, std::string> read_live_update_state(const std::string& path) {
+  auto os_error = [] { return tl::unexpected<std::string>(std::error_code(errno, std::generic_category()).message()); };
+  unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f) return os_error();
+  std::string bytes;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(f.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return os_error();
+    if (n == 0) break;
+    bytes.append(buf, static_cast<std::size_t>(n));
+  }
+  auto s = migration::read_stream(bytes);
+  if (!s) return tl::unexpected<std::string>(s.error().message());
+  return std::move(*s);
+}
+
+std::string check_live_update_binary(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return "File not accessible.";
+  if ((st.st_mode & (S_IXOTH | S_IXGRP | S_IXUSR)) == 0) return "File not executable.";
+  return {};
+}
+
+}  // namespace xenwire::xenstore

@@ -1,0 +1,76 @@
+// Live update's session, as C xenstored 4.17 runs it for xenstore-control: `-f FILE` opens the one
+// session (owned by that connection), `-c CMDLINE` sets the new command line, `-s [-t N] [-F]`
+// starts, `-a` ends it. A start waits (its request unanswered, as C delays it) while transactions
+// are open, up to the timeout; then `-F` goes ahead without them, and otherwise it is refused with
+// C's reason. The rules only: time, open transactions and the binary check come from the daemon,
+// which carries out a start (dump the state, exec) and reports back.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "xenwire/xenstore/daemon/live_update_state.hpp"
+#include "xenwire/xenstore/server/core.hpp"
+
+namespace xenwire::xenstore {
+
+class live_update_session {
+ public:
+  // "" when `path` can be exec'd; else C's sentence ("File not accessible.", "File not executable.").
+  using binary_check = std::function<std::string(const std::string& path)>;
+
+  struct answer {
+    live_update_token token;
+    std::string text;
+  };
+  // What the daemon does next.
+  struct start_now {
+    live_update_token token;    // answered "OK" inside the state (or with the failure)
+    bool drop_transactions;     // -F with transactions still open: they are left behind
+  };
+
+  // A command from the core: the answers to send now. A start gets none: it waits (see poll). An
+  // abort also answers a waiting start ("Cancellation was requested", as C's).
+  std::vector<answer> handle(const effect::live_update& e, time_point now, const binary_check& check);
+  // A waiting start, decided: nothing yet, an answer (refused), or go.
+  using outcome = std::variant<std::monostate, answer, start_now>;
+  outcome poll(time_point now, const std::vector<open_transaction_info>& open);
+  // When poll() must run again at the latest, if a start waits.
+  std::optional<time_point> deadline() const;
+  // The start failed (state not written, exec failed): the session ends, as in C.
+  void end() { session_.reset(); }
+  // The owner went away: its session ends with it (C's talloc parent).
+  void connection_closed(conn_id conn);
+
+  bool active() const { return session_.has_value(); }
+  const std::string& binary() const { return session_->binary; }
+  const std::optional<std::string>& cmdline() const { return session_->cmdline; }
+
+ private:
+  struct waiting_start {
+    live_update_token token;
+    time_point since;
+    std::uint32_t timeout;
+    bool force;
+  };
+  struct session {
+    conn_id owner;
+    std::string binary;
+    std::optional<std::string> cmdline;
+    std::optional<waiting_start> start;
+  };
+  std::optional<session> session_;
+};
+
+// The new process's argv, as C's lu_activate_binary builds it: the binary, then the -c command line
+// split at blanks, or else our own arguments; "-U" appended unless present.
+std::vector<std::string> live_update_argv(const std::vector<std::string>& own_argv, const std::string& binary,
+                                          const std::optional<std::string>& cmdline);
+
+// "" or C's sentence for a binary that cannot be exec'd.
+std::string check_live_update_binary(const std::string& path);
+
+}  // namespace xenwire::xenstore
