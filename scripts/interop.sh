@@ -157,5 +157,36 @@ if grep -qiE " (error|critical) " "$tmp/daemon.log"; then
   echo "daemon log errors:"; grep -iE " (error|critical) " "$tmp/daemon.log" | head -20
 fi
 
+# ---- live update, driven by Xen's xenstore-control ----
+# A second daemon (a guest socket cannot be carried across): xenstore-watch stays connected while
+# xenstore-control replaces the daemon with itself; the watch fires after, the store is the same.
+xenstore_control=$work/root/usr/lib/xen-4.17/bin/xenstore-control
+live_update_check() {
+  local dir=$tmp/lu; mkdir -p "$dir"
+  local out=$dir/watch.out pid wpid rc=0
+  XENSTORED_RUNDIR=$dir "$daemon_bin" -N --socket "$dir/socket" --log-level info >"$dir/daemon.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [ -S "$dir/socket" ] && break; sleep 0.05; done
+  export XENSTORED_PATH=$dir/socket
+  for i in $(seq 20); do t xenstore-write "/lu/n$i" "v$i" || rc=1; done
+  local before; before=$(t xenstore-ls -p /lu)
+  timeout -k 2 "$call_timeout" xenstore-watch -n 2 /lu/w >"$out" 2>&1 &
+  wpid=$!
+  for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done
+  XENSTORED_RUNDIR=$dir t "$xenstore_control" live-update "$daemon_bin" || { echo "  xenstore-control failed" >&2; rc=1; }
+  tr '\0' ' ' </proc/$pid/cmdline | grep -q -- " -U" || { echo "  the daemon was not replaced" >&2; rc=1; }
+  t xenstore-write /lu/w after || rc=1
+  wait "$wpid" || { echo "  xenstore-watch: $(cat "$out")" >&2; rc=1; }
+  [ "$(cat "$out")" == $'/lu/w\n/lu/w' ] || { printf '  watch output: %q\n' "$(cat "$out")" >&2; rc=1; }
+  t xenstore-rm /lu/w || rc=1
+  [ "$(t xenstore-ls -p /lu)" == "$before" ] || { echo "  the store changed" >&2; rc=1; }
+  [ ! -e "$dir/state_dump" ] || { echo "  state_dump left behind" >&2; rc=1; }
+  kill -TERM "$pid"; wait "$pid" || rc=1
+  export XENSTORED_PATH=$sock
+  [ $rc -eq 0 ] || sed 's/^/  daemon: /' "$dir/daemon.log" >&2
+  return $rc
+}
+check "xenstore-control live-update: xenwire to xenwire, a watcher connected throughout" live_update_check
+
 summary
 [ "$failed" -eq 0 ]
