@@ -16,7 +16,7 @@ if(TARGET xenwire::xenstore_daemon)
   if(TARGET xenwire-xenstored)
     xenwire_test(daemon_live_update_test
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_live_update_test.cpp
-      DEPS xenwire::xenstore_wire LABELS xenstore daemon)
+      DEPS xenwire::xenstore_wire xenwire::xenstore_migration LABELS xenstore daemon)
     target_compile_definitions(daemon_live_update_test PRIVATE
       XENWIRE_XENSTORED_BINARY="$<TARGET_FILE:xenwire-xenstored>")
     add_dependencies(daemon_live_update_test xenwire-xenstored)

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "xenwire/base/unique_fd.hpp"
+#include "xenwire/xenstore/migration/stream.hpp"
 #include "xenwire/xenstore/wire.hpp"
 
 namespace xs = xenwire::xenstore;
@@ -252,16 +253,83 @@ TEST_F(LiveUpdate, RefusedAndFailedUpdatesLeaveTheDaemonServing) {
   EXPECT_EQ(t.call(xs::msg_type::read, z("/keep")).str(), "1");
   EXPECT_FALSE(fs::exists(dir_ / "state_dump"));
 
-  // -F: a transaction open past the timeout is left behind; the update goes ahead.
+  // A new binary that would refuse its command line (or the state) is tried first: nothing is lost.
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-c", "-N --no-such-option"})).str(), "OK");
+  const std::string refused = c.call(xs::msg_type::control, lu({"-s"})).str();
+  EXPECT_EQ(refused.rfind("The new binary refused the state: ", 0), 0U) << refused;
+  EXPECT_NE(refused.find("exit 2"), std::string::npos) << refused;
+  EXPECT_EQ(cmdline().find(" -U"), std::string::npos);
+  EXPECT_EQ(t.call(xs::msg_type::read, z("/keep")).str(), "1");
+  EXPECT_FALSE(fs::exists(dir_ / "state_dump"));
+
+  // -F: a transaction open past the timeout is left behind; the update goes ahead, here with a
+  // command line of the operator's.
   const std::string tx2 = t.call(xs::msg_type::transaction_start, z("")).str();
   ASSERT_EQ(t.call(xs::msg_type::write, z("/in-tx") + "1", static_cast<std::uint32_t>(std::stoul(tx2))).str(), "OK");
   ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-c", "-N  --socket " + socket_ + "\t--log-level debug"})).str(), "OK");
   EXPECT_EQ(c.call(xs::msg_type::control, lu({"-s", "-t", "1", "-F"})).str(), "OK");
-  EXPECT_NE(cmdline().find(" -U"), std::string::npos);
+  EXPECT_EQ(cmdline(), std::string(XENWIRE_XENSTORED_BINARY) + " -N --socket " + socket_ + " --log-level debug -U ");
   const frame end = t.call(xs::msg_type::transaction_end, z("T"), static_cast<std::uint32_t>(std::stoul(tx2)));
   EXPECT_EQ(end.h.type, static_cast<std::uint32_t>(xs::msg_type::error)) << end.str();
   EXPECT_EQ(t.call(xs::msg_type::read, z("/in-tx")).str(), "ENOENT");
   EXPECT_EQ(t.call(xs::msg_type::read, z("/keep")).str(), "1");
+}
+
+// The binary's own checks of a state file: the dry run (--live-update-check) and -U refuse a broken
+// one with a reason and exit 1, before serving anything.
+TEST(LiveUpdateState, HostileStateFilesAreRefusedCleanly) {
+  namespace mig = xs::migration;
+  std::string tmpl = (fs::temp_directory_path() / "xs-lu-state-XXXXXX").string();
+  const fs::path dir = ::mkdtemp(tmpl.data());
+  auto run = [&](const std::vector<std::string>& args, std::string& said) {
+    std::string cmd = "XENSTORED_RUNDIR=" + dir.string() + " " + XENWIRE_XENSTORED_BINARY;
+    for (const auto& a : args) cmd += " " + a;
+    cmd += " 2>&1";
+    said.clear();
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) said += buf;
+    const int st = ::pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  const mig::node_record root{0, 0, 0, {{0, xs::perm::none}}, "/", ""};
+  auto stream_of = [](std::vector<mig::record> r) {
+    r.push_back(mig::end_record{});
+    return *mig::write_stream(mig::stream{{mig::stream_version::v1, mig::byte_order::little}, std::move(r)});
+  };
+  auto conn_rec = [](std::uint32_t id, std::variant<mig::ring_spec, mig::socket_spec> spec) {
+    mig::connection_record c;
+    c.conn_id = id;
+    c.spec = spec;
+    return c;
+  };
+  const std::string good = stream_of({mig::global_record{-1, -1}, root});
+  std::string unknown = good;  // END's type turned into 99
+  unknown[unknown.size() - 8] = 99;
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"garbage", "not a state"},
+      {"truncated", good.substr(0, good.size() - 5)},
+      {"unknown record", unknown},
+      {"node without parent", stream_of({mig::global_record{-1, -1}, root,
+                                         mig::node_record{0, 0, 0, {{0, xs::perm::none}}, "/a/b", "x"}})},
+      {"duplicate connection", stream_of({mig::global_record{-1, -1}, conn_rec(1, mig::socket_spec{5}),
+                                          conn_rec(1, mig::socket_spec{6}), root})},
+      {"ring connection", stream_of({mig::global_record{-1, -1}, conn_rec(1, mig::ring_spec{5}), root})},
+  };
+  std::string said;
+  std::ofstream(dir / "good") << good;
+  EXPECT_EQ(run({"--live-update-check", (dir / "good").string()}, said), 0) << said;
+  for (const auto& [name, bytes] : bad) {
+    std::ofstream(dir / "state_dump", std::ios::binary | std::ios::trunc) << bytes;
+    EXPECT_EQ(run({"--live-update-check", (dir / "state_dump").string()}, said), 1) << name << ": " << said;
+    EXPECT_FALSE(said.empty()) << name;
+    EXPECT_EQ(run({"-N", "-U", "--socket", (dir / "socket").string()}, said), 1) << name << ": " << said;
+    EXPECT_NE(said.find("live update"), std::string::npos) << name << ": " << said;
+    EXPECT_FALSE(fs::exists(dir / "socket")) << name;
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

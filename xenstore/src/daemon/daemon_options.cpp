@@ -146,6 +146,10 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
   app.add_flag("-P,--output-pid", opts.output_pid, "Print the serving process's pid on stdout once serving");
   app.add_flag("-D,--no-domain-init", opts.no_domain_init, "Do not serve the dom0 kernel's Xenstore ring");
   app.add_flag("-U,--live-update", opts.live_update, "Restore a live-update state ($XENSTORED_RUNDIR/state_dump; the previous daemon's fds)");
+  std::string check_state;
+  auto* o_check = app.add_option("--live-update-check", check_state,
+                                 "Only check that FILE is a live-update state this daemon accepts (exit 0 or 1)")
+                      ->type_name("FILE");
   app.add_flag("-R,--no-recovery", no_recovery, "Accepted for C xenstored compatibility (no effect: no database)");
   auto* o_idb = app.add_option("-I,--internal-db", internal_db,
                                "Accepted for C xenstored compatibility (the store is always in memory)")
@@ -165,6 +169,7 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
     return tl::unexpected(cli_exit{2, std::string(e.what()) + "\nRun with --help for more information."});
   }
   auto bad = [](std::string text) { return tl::unexpected(cli_exit{2, std::move(text)}); };
+  if (o_check->count() > 0) opts.live_update_check = check_state;
 
   if (!socket.empty()) {
     if (!fits_sun_path(socket)) return bad("--socket: '" + socket + "' is too long for a Unix socket path");

@@ -1,10 +1,14 @@
 #include "daemon/live_update.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 
 #include <cstdlib>
 #include <string_view>
@@ -124,6 +128,80 @@ tl::expected<migration::stream, std::string> read_live_update_state(const std::s
   auto s = migration::read_stream(bytes);
   if (!s) return tl::unexpected<std::string>(s.error().message());
   return std::move(*s);
+}
+
+tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(const migration::stream& state,
+                                                                                     server_core& core) {
+  using refusal = tl::unexpected<std::string>;
+  for (const auto& r : state.records) {
+    const auto* c = std::get_if<migration::connection_record>(&r);
+    if (c != nullptr && std::holds_alternative<migration::ring_spec>(c->spec))
+      return refusal("the state has domains' ring connections, which this version cannot adopt");
+  }
+  auto opened = core.import_state(state, clock::now());
+  if (!opened) return refusal("the state was refused: " + opened.error().message());
+  return std::move(*opened);
+}
+
+bool takes_live_update_check(const std::string& binary) {
+  unique_fd f(::open(binary.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f) return false;
+  constexpr std::string_view marker(live_update_check_marker);
+  std::string window;  // the tail of the last block, so a marker across two reads is found
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(f.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    window.append(buf, static_cast<std::size_t>(n));
+    if (window.find(marker) != std::string::npos) return true;
+    window.erase(0, window.size() - std::min(window.size(), marker.size() - 1));
+  }
+}
+
+std::string run_live_update_check(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
+  // Everything the child needs is built before fork: the daemon has other threads.
+  std::vector<char*> raw;
+  for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
+  raw.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return "cannot run the check: pipe failed";
+  unique_fd rd(fds[0]), wr(fds[1]);
+  const pid_t pid = ::fork();
+  if (pid < 0) return "cannot run the check: fork failed";
+  if (pid == 0) {
+    ::dup2(wr.get(), 1);
+    ::dup2(wr.get(), 2);
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  wr.reset();
+  std::string said;
+  const auto until = clock::now() + limit;
+  bool timed_out = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count();
+    pollfd p{rd.get(), POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
+      timed_out = true;
+      break;
+    }
+    char buf[512];
+    const ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (said.size() < 4096) said.append(buf, static_cast<std::size_t>(n));
+  }
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+  std::string how = timed_out ? "no answer within " + std::to_string(limit.count()) + " ms"
+                    : WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                        : "signal " + std::to_string(WTERMSIG(status));
+  return said.empty() ? how : said + " (" + how + ")";
 }
 
 std::string check_live_update_binary(const std::string& path) {

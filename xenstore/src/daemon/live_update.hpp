@@ -6,6 +6,7 @@
 // which carries out a start (dump the state, exec) and reports back.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -69,6 +70,12 @@ class live_update_session {
 // split at blanks, or else our own arguments; "-U" appended unless present.
 std::vector<std::string> live_update_argv(const std::vector<std::string>& own_argv, const std::string& binary,
                                           const std::optional<std::string>& cmdline);
+
+// Does the file carry live_update_check_marker (every xenwire-xenstored does, C xenstored not)?
+bool takes_live_update_check(const std::string& binary);
+// Runs argv (the new binary's, plus --live-update-check STATE) for at most `limit`: "" if it exited
+// 0, else what it said and how it ended.
+std::string run_live_update_check(const std::vector<std::string>& argv, std::chrono::milliseconds limit);
 
 // "" or C's sentence for a binary that cannot be exec'd.
 std::string check_live_update_binary(const std::string& path);

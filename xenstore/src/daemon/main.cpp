@@ -53,6 +53,22 @@ int main(int argc, char** argv) {
     std::fprintf(opts.error().code == 0 ? stdout : stderr, "%s\n", opts.error().text.c_str());
     return opts.error().code;
   }
+  // The old daemon's dry run before it execs us: can we take this state (and this command line)?
+  if (opts->live_update_check) {
+    auto state = xs::read_live_update_state(*opts->live_update_check);
+    if (!state) {
+      std::fprintf(stderr, "%s: %s\n", opts->live_update_check->c_str(), state.error().c_str());
+      return 1;
+    }
+    xs::server_core core(opts->config);
+    if (auto opened = xs::import_live_update_state(*state, core); !opened) {
+      std::fprintf(stderr, "%s\n", opened.error().c_str());
+      return 1;
+    }
+    std::printf("%s: %zu nodes, %zu connections\n", xs::live_update_check_marker, core.stats().nodes,
+                core.stats().connections);
+    return 0;
+  }
   // -U: we are the new binary of a live update; our fds and the state are the old daemon's, and
   // we already are the detached daemon (as C: no second fork).
   if (opts->live_update) opts->daemonize = false;

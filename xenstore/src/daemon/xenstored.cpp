@@ -202,10 +202,20 @@ struct xenstored::impl final {
         rest.remove_prefix(static_cast<std::size_t>(n));
       }
     }
+    const auto argv = live_update_argv(settings.argv, live_update.binary(), live_update.cmdline());
+    // A xenwire binary is first tried on the state (and its command line): what it would refuse
+    // after exec, when nobody is left to serve, it refuses now.
+    if (takes_live_update_check(argv.front())) {
+      auto check = argv;
+      check.insert(check.end(), {"--live-update-check", path});
+      if (std::string why = run_live_update_check(check, std::chrono::seconds(10)); !why.empty()) {
+        ::unlink(path.c_str());
+        return "The new binary refused the state: " + why;
+      }
+    }
     std::vector<int> inherited{listeners.front().listener.fd()};
     for (auto& [id, conn] : sockets) inherited.push_back(conn->fd());
     for (int fd : inherited) ::fcntl(fd, F_SETFD, 0);
-    const auto argv = live_update_argv(settings.argv, live_update.binary(), live_update.cmdline());
     say(log_level::info, "live update: " + std::to_string(sockets.size()) + " connections, state in " + path +
                              ", exec " + argv.front());
     const std::error_code ec = settings.exec ? settings.exec(argv) : exec_argv(argv);
@@ -228,7 +238,10 @@ struct xenstored::impl final {
     const migration::global_record* global = nullptr;
     for (const auto& r : state.records)
       if (const auto* g = std::get_if<migration::global_record>(&r)) global = g;
-    if (global == nullptr || global->socket_fd < 0) return fail(errc::invalid_argument);
+    if (global == nullptr || global->socket_fd < 0) {
+      say(log_level::error, "live update: the state names no listening socket (GLOBAL_DATA)");
+      return fail(errc::invalid_argument);
+    }
     auto listener = socket_listener::adopt(global->socket_fd);
     if (!listener) {
       say(log_level::error, "live update: the inherited listening socket (fd " + std::to_string(global->socket_fd) +
@@ -242,19 +255,16 @@ struct xenstored::impl final {
     listeners.push_back({std::move(*listener), {conn_kind::socket, 0, settings.read_only}});
     if (auto r = loop->add(listeners.back().listener.fd(), EPOLLIN, [this](std::uint32_t) { accept_all(0); }); !r)
       return fail(r.error());
-    auto opened = core.import_state(state, now);
+    auto opened = import_live_update_state(state, core);
     if (!opened) {
-      say(log_level::error, "live update: the state was refused: " + opened.error().message());
-      return fail(opened.error());
+      say(log_level::error, "live update: " + opened.error());
+      return fail(errc::invalid_argument);
     }
     for (const auto& r : state.records) {
       const auto* c = std::get_if<migration::connection_record>(&r);
       if (c == nullptr) continue;
       const auto* sock = std::get_if<migration::socket_spec>(&c->spec);
-      if (sock == nullptr) {
-        say(log_level::error, "live update: the state has ring connections, which this version cannot adopt");
-        return fail(errc::not_supported);
-      }
+      if (sock == nullptr) continue;
       conn_id id = 0;
       for (const auto& o : *opened)
         if (o.stream_id == c->conn_id) id = o.conn;

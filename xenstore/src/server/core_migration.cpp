@@ -174,6 +174,13 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
         s.special_perms[0] = n->perms;
         continue;
       }
+      if (n->path != "/") {
+        // Parents come first (pre-order): a node whose parent is missing is a broken state, not a
+        // request to create it.
+        const auto slash = n->path.rfind('/');
+        const std::string_view parent = slash == 0 ? std::string_view("/") : std::string_view(n->path).substr(0, slash);
+        if (!s.db.read(parent)) return fail(errc::invalid_argument);
+      }
       if (n->path != "/" || !n->value.empty()) {
         if (!s.db.write(n->path, n->value, creator{0, true})) return fail(errc::invalid_argument);
       }

@@ -33,6 +33,8 @@ struct daemon_options {
   bool output_pid = false;                // -P/--output-pid: the serving process's pid on stdout
   bool no_domain_init = false;            // -D/--no-domain-init: do not serve the dom0 kernel's ring
   bool live_update = false;               // -U/--live-update: restore a live-update state (never forks)
+  // --live-update-check FILE: the old daemon's dry run of us before it execs us (exit 0 or 1).
+  std::optional<std::string> live_update_check;
   // One line per accepted option that has no effect here (C options without meaning for this
   // daemon), for the binary to log at info level.
   std::vector<std::string> notices;

@@ -3,17 +3,28 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
 
 #include "xenwire/xenstore/migration/records.hpp"
+#include "xenwire/xenstore/server/core.hpp"
 
 namespace xenwire::xenstore {
 
 // $XENSTORED_RUNDIR/state_dump (default /var/run/xenstored), where C xenstored keeps it too.
 std::string live_update_state_path();
 
+// Every xenwire-xenstored carries this text: a binary whose file holds it takes
+// --live-update-check, so the old daemon can try it on the state before exec'ing it.
+inline constexpr char live_update_check_marker[] = "xenwire-xenstored live-update-check 1";
+
 // The whole file, parsed; else what is wrong (the OS error, or the record and offset at fault).
 tl::expected<migration::stream, std::string> read_live_update_state(const std::string& path);
+
+// Imports the state into `core` (fresh): the connections it opened, else why this daemon cannot
+// serve it (a ring connection, which this version cannot adopt yet; a state the core refuses).
+tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(const migration::stream& state,
+                                                                                     server_core& core);
 
 }  // namespace xenwire::xenstore
