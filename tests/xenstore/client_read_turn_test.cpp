@@ -82,7 +82,8 @@ class ClientReadTurn : public ::testing::Test {
   }
   // A watch on `path` with token `token`, registered (reply and the initial event) and drained.
   xs::watch watch(const std::string& path, const std::string& token) {
-    auto f = std::async(std::launch::async, [&] { return client.add_watch(path, {.depth = {}, .queue_limit = 0, .token = token}); });
+    auto f = std::async(std::launch::async,
+                        [&] { return client.add_watch(path, {.depth = {}, .queue_limit = 0, .token = token}); });
     const request r = next_request();
     EXPECT_EQ(r.hdr.type, static_cast<std::uint32_t>(xs::msg_type::watch));
     send(frame(xs::msg_type::watch, r.hdr.req_id, std::string("OK\0", 3)) + event_frame(path, token));
@@ -110,8 +111,9 @@ class ClientReadTurn : public ::testing::Test {
 };
 
 // Two callers wait; both replies come in one read, in the opposite order. Whichever caller reads
-// hands the other its reply.
+// hands the other its reply, at once (not when the other's 5 s timeout would wake it).
 TEST_F(ClientReadTurn, OneCallerReadsAnothersReply) {
+  const auto t0 = std::chrono::steady_clock::now();
   for (int round = 0; round < 20; ++round) {
     auto a = std::async(std::launch::async, [&] { return client.read("/a"); });
     auto b = std::async(std::launch::async, [&] { return client.read("/b"); });
@@ -124,6 +126,7 @@ TEST_F(ClientReadTurn, OneCallerReadsAnothersReply) {
     EXPECT_EQ(a.get().value(), "A");
     EXPECT_EQ(b.get().value(), "B");
   }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
 }
 
 // A blocking caller waiting with no watch: it reads itself, so the callback of an asynchronous
@@ -199,6 +202,22 @@ TEST_F(ClientReadTurn, CloseWhileACallerReadsFailsEveryone) {
   EXPECT_TRUE(w.next(2s).error().is(errc::peer_closed));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
   EXPECT_TRUE(client.read("/later").error().is(errc::peer_closed));
+}
+
+// A client that made a call and went idle still notices the server's end (the background thread
+// reads an idle stream).
+TEST_F(ClientReadTurn, IdleClientNoticesTheServersEnd) {
+  auto f = std::async(std::launch::async, [&] { return client.read("/r"); });
+  const request r = next_request();
+  send(frame(xs::msg_type::read, r.hdr.req_id, "v"));
+  ASSERT_EQ(f.get().value(), "v");
+  std::this_thread::sleep_for(100ms);
+  ::close(server);
+  server = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!client.failure() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(client.failure());
+  EXPECT_TRUE(client.failure()->is(errc::peer_closed)) << client.failure()->message();
 }
 
 // The same with nothing but blocking callers (no background reader involved), closed locally.

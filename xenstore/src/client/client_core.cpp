@@ -27,7 +27,7 @@ client_core::client_core(std::unique_ptr<client_connection> conn, client_options
 client_core::~client_core() {
   close(closed_locally());
   if (reader_.joinable()) {
-    // Only when the last owner lets go from a reply callback, on the reader thread itself.
+    // Only when the last owner lets go from a reply callback, on the background thread itself.
     if (reader_.get_id() == std::this_thread::get_id()) {
       reader_.detach();
     } else {
@@ -155,13 +155,14 @@ void client_core::reader_loop() {
   for (;;) {
     if (stopping_) return;
     if (!reader_needed_locked()) {
-      if (!quiet_locked()) {
-        reader_cv_.wait(lk);
+      if (failure_ || reconnecting_) {
+        reader_cv_.wait(lk);  // reconnect() wakes us when it is done
         continue;
       }
-      // Nobody waits and nothing needs reading, but a stream nobody reads would hide the server's
-      // end (failure() stays empty). Read once no request came for idle_read_delay: between calls
-      // of a busy client the callers keep reading their own replies.
+      // Nothing needs reading now, but a stream nobody reads would hide the server's end
+      // (failure() stays empty). Read once no request came for idle_read_delay: between the calls
+      // of a busy client, callers keep reading their own replies. A timer rather than a wake-up
+      // from every call that ends: that wake-up would cost what the read turn saves.
       const std::uint64_t seen = requests_;
       if (reader_cv_.wait_for(lk, idle_read_delay) == std::cv_status::no_timeout) continue;
       if (requests_ != seen || !quiet_locked()) continue;
@@ -306,6 +307,7 @@ client_result<void> client_core::reconnect() {
       stopping_ = false;
     }
     hand_on_locked();
+    reader_cv_.notify_one();  // it waits untimed while reconnecting
     lk.unlock();
     if (restart) start();
     wl.unlock();

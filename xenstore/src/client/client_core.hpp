@@ -49,7 +49,7 @@ struct watch_state {
   const int ready_fd;
   bool fd_raised = false;
 
-  // Reader thread: never blocks on the watcher.
+  // Whoever reads the stream: never blocks on the watcher.
   void push(std::string_view event_path);
   void end(client_error why);
   client_result<watch_event> next(std::chrono::milliseconds timeout);

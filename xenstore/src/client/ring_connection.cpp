@@ -1,11 +1,11 @@
 // A guest's Xenstore ring as a client byte stream.
 //
-// The reader thread and a writer may both need to sleep on the one event channel, but a
-// notification taken by one is lost to the other. So one of them at a time polls the channel (the
-// "poller") and bumps a generation counter after every wake-up; the other sleeps on a condition
-// variable until the generation moves. Ring state is checked under the same mutex before
-// sleeping, so no wake-up is missed. Reads may carry a deadline (a caller reading its own reply):
-// the poller then sleeps at most until it.
+// The reader (whichever thread holds the client's read turn) and a writer may both need to sleep
+// on the one event channel, but a notification taken by one is lost to the other. So one of them
+// at a time polls the channel (the "poller") and bumps a generation counter after every wake-up;
+// the other sleeps on a condition variable until the generation moves. Ring state is checked
+// under the same mutex before sleeping, so no wake-up is missed. Reads may carry a deadline (a
+// caller reading its own reply): the poller then sleeps at most until it.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
