@@ -131,25 +131,31 @@ TEST_F(ClientReadTurn, OneCallerReadsAnothersReply) {
 
 // A blocking caller waiting with no watch: it reads itself, so the callback of an asynchronous
 // reply that comes first in the stream runs on the caller's thread, not a background reader's.
+// The first call after 20 ms of quiet may find the background thread reading the idle stream (it
+// then hands over as before), so a few attempts back to back; with a reader thread, none succeeds.
 TEST_F(ClientReadTurn, AWaitingCallerIsTheReader) {
-  std::promise<std::thread::id> caller;
-  auto blocking = std::async(std::launch::async, [&] {
-    caller.set_value(std::this_thread::get_id());
-    return client.read("/mine");
-  });
-  const request mine = next_request();
-  ASSERT_EQ(mine.first_arg(), "/mine");
-  std::promise<std::pair<std::thread::id, std::string>> ran;
-  client.call_async(xs::ops::read{"/other"}, xs::no_transaction, [&](xs::client_result<std::string> r) {
-    ran.set_value({std::this_thread::get_id(), r.value_or("?")});
-  });
-  const request other = next_request();
-  ASSERT_EQ(other.first_arg(), "/other");
-  send(frame(xs::msg_type::read, other.hdr.req_id, "O") + frame(xs::msg_type::read, mine.hdr.req_id, "M"));
-  EXPECT_EQ(blocking.get().value(), "M");
-  auto [tid, value] = ran.get_future().get();
-  EXPECT_EQ(value, "O");
-  EXPECT_EQ(tid, caller.get_future().get());
+  int on_caller = 0;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::promise<std::thread::id> caller;
+    auto blocking = std::async(std::launch::async, [&] {
+      caller.set_value(std::this_thread::get_id());
+      return client.read("/mine");
+    });
+    const request mine = next_request();
+    ASSERT_EQ(mine.first_arg(), "/mine");
+    std::promise<std::pair<std::thread::id, std::string>> ran;
+    client.call_async(xs::ops::read{"/other"}, xs::no_transaction, [&](xs::client_result<std::string> r) {
+      ran.set_value({std::this_thread::get_id(), r.value_or("?")});
+    });
+    const request other = next_request();
+    ASSERT_EQ(other.first_arg(), "/other");
+    send(frame(xs::msg_type::read, other.hdr.req_id, "O") + frame(xs::msg_type::read, mine.hdr.req_id, "M"));
+    EXPECT_EQ(blocking.get().value(), "M");
+    auto [tid, value] = ran.get_future().get();
+    EXPECT_EQ(value, "O");
+    if (tid == caller.get_future().get()) ++on_caller;
+  }
+  EXPECT_GT(on_caller, 0);
 }
 
 // An event arrives while a caller waits for its reply; the reply comes later on its own.
