@@ -11,6 +11,9 @@ if(TARGET xenwire::xenstore_client AND TARGET xenwire::xenstore_daemon)
   xenwire_test(client_ring_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_ring_test.cpp
     DEPS ${_client_deps} LABELS xenstore client concurrent)
+  xenwire_test(client_read_turn_test
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_read_turn_test.cpp
+    DEPS ${_client_deps} LABELS xenstore client concurrent)
   xenwire_test(client_concurrency_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_concurrency_test.cpp
     DEPS ${_client_deps} LABELS xenstore client concurrent)

@@ -10,9 +10,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
+#include "deadline_read.hpp"
 #include "xenwire/xenstore/client/connection.hpp"
 
 namespace xenwire::xenstore {
@@ -47,7 +49,18 @@ result<int> open_stream(fd_kind kind, const std::string& path) {
   return fd;
 }
 
-class fd_connection final : public client_connection {
+using time_point = detail::deadline_read::time_point;
+
+// poll()'s timeout for `deadline`: -1 for none, else milliseconds rounded up (never early).
+int poll_timeout(time_point deadline) {
+  if (deadline == time_point::max()) return -1;
+  const auto left = deadline - std::chrono::steady_clock::now();
+  if (left <= time_point::duration::zero()) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
+}
+
+class fd_connection final : public client_connection, public detail::deadline_read {
  public:
   fd_connection(fd_kind kind, std::string path, int fd, int wake) noexcept
       : kind_(kind), path_(std::move(path)), fd_(fd), wake_(wake) {}
@@ -67,7 +80,7 @@ class fd_connection final : public client_connection {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (auto r = wait(POLLOUT); !r) return r;
+        if (auto r = wait(POLLOUT, time_point::max()); !r) return r;
         continue;
       }
       return fail(n == 0 ? make_error_code(errc::peer_closed) : from_errno(errno));
@@ -75,7 +88,9 @@ class fd_connection final : public client_connection {
     return {};
   }
 
-  result<std::size_t> read_some(std::span<std::byte> out) override {
+  result<std::size_t> read_some(std::span<std::byte> out) override { return read_some_until(out, time_point::max()); }
+
+  result<std::size_t> read_some_until(std::span<std::byte> out, time_point deadline) override {
     for (;;) {
       if (closed_.load(std::memory_order_acquire)) return fail(errc::peer_closed);
       const ssize_t n = ::read(fd_, out.data(), out.size());
@@ -83,7 +98,7 @@ class fd_connection final : public client_connection {
       if (n == 0) return fail(errc::peer_closed);
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(from_errno(errno));
-      if (auto r = wait(POLLIN); !r) return fail(r.error());
+      if (auto r = wait(POLLIN, deadline); !r) return fail(r.error());
     }
   }
 
@@ -107,13 +122,16 @@ class fd_connection final : public client_connection {
   std::string describe() const override { return (kind_ == fd_kind::socket ? "socket " : "xenbus device ") + path_; }
 
  private:
-  result<void> wait(short events) {
+  result<void> wait(short events, time_point deadline) {
     pollfd p[2] = {{fd_, events, 0}, {wake_, POLLIN, 0}};
+    int ready = 0;
     for (;;) {
-      if (::poll(p, 2, -1) >= 0) break;
+      ready = ::poll(p, 2, poll_timeout(deadline));
+      if (ready >= 0) break;
       if (errno != EINTR) return fail(from_errno(errno));
     }
     if (p[1].revents != 0) return fail(errc::peer_closed);
+    if (ready == 0 && std::chrono::steady_clock::now() >= deadline) return fail(errc::timed_out);
     // POLLHUP/POLLERR: the next read/write reports what happened.
     return {};
   }

@@ -1,15 +1,18 @@
 // A guest's Xenstore ring as a client byte stream.
 //
-// The reader thread and a writer may both need to sleep on the one event channel, but a
-// notification taken by one is lost to the other. So one of them at a time polls the channel (the
-// "poller") and bumps a generation counter after every wake-up; the other sleeps on a condition
-// variable until the generation moves. Ring state is checked under the same mutex before
-// sleeping, so no wake-up is missed.
+// The reader (whichever thread holds the client's read turn) and a writer may both need to sleep
+// on the one event channel, but a notification taken by one is lost to the other. So one of them
+// at a time polls the channel (the "poller") and bumps a generation counter after every wake-up;
+// the other sleeps on a condition variable until the generation moves. Ring state is checked
+// under the same mutex before sleeping, so no wake-up is missed. Reads may carry a deadline (a
+// caller reading its own reply): the poller then sleeps at most until it.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 
+#include "deadline_read.hpp"
 #include "xenwire/ring/xenstore_ring.hpp"
 #include "xenwire/xenstore/client/connection.hpp"
 
@@ -22,7 +25,9 @@ using namespace std::chrono_literals;
 constexpr auto poll_slice = 50ms;
 constexpr auto reconnect_timeout = 10s;
 
-class ring_connection final : public client_connection {
+using time_point = detail::deadline_read::time_point;
+
+class ring_connection final : public client_connection, public detail::deadline_read {
  public:
   ring_connection(xenstore::guest_ring ring, std::unique_ptr<event_channel> events, evtchn_port_t port,
                   std::shared_ptr<void> keep_alive) noexcept
@@ -45,12 +50,14 @@ class ring_connection final : public client_connection {
         bytes = bytes.subspan(t->bytes);
         if (t->bytes > 0) continue;
       }
-      if (auto w = wait(lk, seen); !w) return w;
+      if (auto w = wait(lk, seen, time_point::max()); !w) return w;
     }
     return {};
   }
 
-  result<std::size_t> read_some(std::span<std::byte> out) override {
+  result<std::size_t> read_some(std::span<std::byte> out) override { return read_some_until(out, time_point::max()); }
+
+  result<std::size_t> read_some_until(std::span<std::byte> out, time_point deadline) override {
     std::unique_lock lk(mu_);
     for (;;) {
       const std::uint64_t seen = gen_;
@@ -62,7 +69,7 @@ class ring_connection final : public client_connection {
         }
         return t->bytes;
       }
-      if (auto w = wait(lk, seen); !w) return fail(w.error());
+      if (auto w = wait(lk, seen, deadline); !w) return fail(w.error());
     }
   }
 
@@ -82,24 +89,34 @@ class ring_connection final : public client_connection {
       const std::uint64_t seen = gen_;
       if (ring_.reconnected()) return {};
       if (std::chrono::steady_clock::now() > deadline) return fail(errc::timed_out);
-      if (auto w = wait(lk, seen); !w) return w;
+      if (auto w = wait(lk, seen, time_point::max()); !w) return w;
     }
   }
 
   std::string describe() const override { return "xenstore ring (event channel port " + std::to_string(port_) + ")"; }
 
  private:
-  // Returns once the generation differs from `seen` (something may have changed), or fails.
-  result<void> wait(std::unique_lock<std::mutex>& lk, std::uint64_t seen) {
+  // Returns once the generation differs from `seen` (something may have changed), or fails;
+  // timed_out once `deadline` passes.
+  result<void> wait(std::unique_lock<std::mutex>& lk, std::uint64_t seen, time_point deadline) {
+    const bool bounded = deadline != time_point::max();
     while (gen_ == seen) {
       if (closed_) return fail(errc::peer_closed);
+      const auto now = bounded ? std::chrono::steady_clock::now() : time_point{};
+      if (bounded && now >= deadline) return fail(errc::timed_out);
       if (polling_) {
-        cv_.wait(lk);
+        if (bounded) {
+          cv_.wait_until(lk, deadline);
+        } else {
+          cv_.wait(lk);
+        }
         continue;
       }
+      auto slice = std::chrono::milliseconds(poll_slice);
+      if (bounded) slice = std::min(slice, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
       polling_ = true;
       lk.unlock();
-      auto r = events_->wait(poll_slice);
+      auto r = events_->wait(slice);
       auto st = events_->state(port_);
       lk.lock();
       polling_ = false;

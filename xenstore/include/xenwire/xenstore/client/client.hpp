@@ -1,12 +1,13 @@
 // A Xenstore client over one connection (Unix socket, xenbus device or guest ring), shared safely
 // by any number of threads.
 //
-// Threading: one reader thread per client reads the stream, matches each reply to its caller by
-// req_id (every request gets its own id; servers echo it) and appends watch events to their
-// watch's bounded queue. Writers take a mutex only to put one whole frame on the stream.
-// Blocking calls wait (at most client_options::timeout) for their reply; asynchronous calls
-// return a std::future or call a callback on the reader thread (keep callbacks short: they delay
-// every other reply). Nothing a watcher does can delay a reply.
+// Threading: one thread at a time reads the stream, matches each reply to its caller by req_id
+// (every request gets its own id; servers echo it) and appends watch events to their watch's
+// bounded queue: a blocking caller waiting for its reply (so a lone caller reads its own), else a
+// background thread per client (docs/client.md). Writers take a mutex only to put one whole frame
+// on the stream. Blocking calls wait (at most client_options::timeout) for their reply;
+// asynchronous calls return a std::future or call a callback on the reading thread (keep
+// callbacks short: they delay every other reply). Nothing a watcher does can delay a reply.
 //
 // Errors: client_result<T> = tl::expected<T, client_error>: the Xenstore error the server named,
 // or a transport error (peer_closed when the connection broke: every waiting caller gets it,
@@ -59,7 +60,7 @@ class client {
   client_result<typename Op::value_type> call(const Op& op, tx_id tx = no_transaction);
   template <class Op>
   std::future<client_result<typename Op::value_type>> call_async(const Op& op, tx_id tx = no_transaction);
-  // `done` runs on the reader thread, or at once on the caller's if the request cannot be sent.
+  // `done` runs on the reading thread, or at once on the caller's if the request cannot be sent.
   template <class Op, class F>
   void call_async(const Op& op, tx_id tx, F&& done);
   // Any message type with a ready payload (tools, tests): the reply message.

@@ -1,7 +1,8 @@
 // Byte streams a client talks Xenstore over: a Unix socket, the xenbus device, or a guest's
 // Xenstore ring page with its event channel. The client owns exactly one connection and drives it
-// from two sides at once: one reader thread calls read_some() while writers (serialised by the
-// client) call write_all(). close() may come from any thread and unblocks both.
+// from two sides at once: one reader at a time (not always the same thread) calls read_some() while
+// writers (serialised by the client) call write_all(). close() may come from any thread and
+// unblocks both.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 // A registered watch and its bounded event queue (XSA-349: a client must not queue a server's
-// events without limit). The reader thread only ever appends to a watch's queue and never waits
-// for the watcher; when the queue is full, further events are dropped and counted, and the
+// events without limit). Whoever reads the stream only ever appends to a watch's queue and never
+// waits for the watcher; when the queue is full, further events are dropped and counted, and the
 // watcher receives an explicit overflow marker (watch_event::dropped > 0) in their place, in order.
 #pragma once
 
