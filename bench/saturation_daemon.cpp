@@ -90,7 +90,8 @@ measured_daemon measured_daemon::spawn(std::string name, std::vector<std::string
   return d;
 }
 
-measured_daemon measured_daemon::on_host(std::string name, const std::string& host_bin, std::vector<std::string> argv) {
+measured_daemon measured_daemon::on_host(std::string name, const std::string& host_bin, std::vector<std::string> argv,
+                                         const std::string& preload) {
   measured_daemon d;
   d.name_ = std::move(name);
   d.host_bin_ = host_bin;
@@ -100,7 +101,9 @@ measured_daemon measured_daemon::on_host(std::string name, const std::string& ho
   d.host_name_ = "sat";
   std::vector<std::string> start = {host_bin, "--host", d.host_name_, "start", "--xenstored"};
   start.insert(start.end(), argv.begin(), argv.end());
-  if (wait_status(launch(start, {"XENWIRE_RUN_DIR=" + d.run_dir_})) != 0)
+  std::vector<std::string> env = {"XENWIRE_RUN_DIR=" + d.run_dir_};
+  if (!preload.empty()) env.push_back("LD_PRELOAD=" + preload);  // the host passes it on, after its own
+  if (wait_status(launch(start, env)) != 0)
     fail("xenwire-host did not start " + argv[0] + " (its log: " + d.run_dir_ + "/sat/host.log)");
   d.socket_ = d.run_dir_ + "/" + d.host_name_ + "/xenstored.sock";
   d.wait_until_up();

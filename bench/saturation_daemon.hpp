@@ -14,8 +14,10 @@ class measured_daemon {
  public:
   // `argv` run directly with "--socket PATH" appended (it must serve there in the foreground).
   static measured_daemon spawn(std::string name, std::vector<std::string> argv, const std::string& socket);
-  // `argv` started by `host_bin start --xenstored argv...` on a host of its own (C xenstored: -N).
-  static measured_daemon on_host(std::string name, const std::string& host_bin, std::vector<std::string> argv);
+  // `argv` started by `host_bin start --xenstored argv...` on a host of its own (C xenstored: -N),
+  // with `preload` (the emulated libraries, ':'-separated) in LD_PRELOAD if not empty.
+  static measured_daemon on_host(std::string name, const std::string& host_bin, std::vector<std::string> argv,
+                                 const std::string& preload);
   // A daemon already serving `socket`; its pid is the socket's listener (SO_PEERCRED).
   static measured_daemon external(std::string name, const std::string& socket);
 

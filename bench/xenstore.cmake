@@ -35,7 +35,10 @@ if(TARGET xenwire-host)
   # C xenstored runs as dom0's xenstored of a host of its own (--daemon NAME=PROGRAM).
   target_compile_definitions(bench_xenstore_saturation PRIVATE XENWIRE_HOST_BINARY="$<TARGET_FILE:xenwire-host>")
   add_dependencies(bench_xenstore_saturation xenwire-host)
-  if(TARGET xenwire_emu)
+  if(TARGET xenwire_emu_manage)
+    # Preloaded into a daemon started on a host: C xenstored built with an RPATH to real Xen
+    # libraries (upstream 4.22: $ORIGIN/../lib) would otherwise bypass the emulation.
+    target_compile_definitions(bench_xenstore_saturation PRIVATE XENWIRE_EMU_PRELOAD="$<TARGET_SONAME_FILE:xenwire_emu_evtchn>:$<TARGET_SONAME_FILE:xenwire_emu_gnttab>:$<TARGET_SONAME_FILE:xenwire_emu_manage>")
     add_dependencies(bench_xenstore_saturation xenwire_emu)
   endif()
 endif()

@@ -9,7 +9,8 @@
 //   floor    bench_floor_xenstored: a fixed reply per request, no store (the kernel-cost floor)
 //   --daemon NAME=SPEC  SPEC an existing socket: that daemon (pid: the socket's listener); else a
 //            program started as dom0's xenstored of a host of its own (xenwire-host start
-//            --xenstored SPEC -N): Xen's C xenstored on the libxen emulation
+//            --xenstored SPEC -N): Xen's C xenstored on the libxen emulation, whose libxenevtchn,
+//            libxengnttab and libxenmanage are preloaded (upstream builds carry an RPATH to real ones)
 //
 // Usage: bench_xenstore_saturation [--clients 1,8,50] [--workload read,write] [--seconds 3]
 //          [--rounds 3] [--pin=one|none] [--syscalls] [--daemon NAME=SPEC]... [--no-xenwire]
@@ -84,6 +85,7 @@ struct options {
   bool xenwire = true;
   bool floor = true;
   std::string host_bin;
+  std::string preload;  // the emulated libraries, preloaded into daemons started on a host
   std::vector<std::pair<std::string, std::string>> others;  // NAME, SPEC
 };
 
@@ -91,6 +93,9 @@ options parse(int argc, char** argv) {
   options o;
 #ifdef XENWIRE_HOST_BINARY
   o.host_bin = XENWIRE_HOST_BINARY;
+#endif
+#ifdef XENWIRE_EMU_PRELOAD
+  o.preload = XENWIRE_EMU_PRELOAD;
 #endif
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -149,7 +154,7 @@ std::vector<measured_daemon> start_daemons(const options& o) {
       ds.push_back(measured_daemon::external(name, spec));
     } else {
       if (o.host_bin.empty()) fail("no xenwire-host to start " + spec + " on (--host-bin)");
-      ds.push_back(measured_daemon::on_host(name, o.host_bin, {spec, "-N"}));
+      ds.push_back(measured_daemon::on_host(name, o.host_bin, {spec, "-N"}, o.preload));
     }
   }
   for (const auto& d : ds) {
