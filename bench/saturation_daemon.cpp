@@ -1,5 +1,7 @@
 #include "saturation_daemon.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -98,13 +100,16 @@ measured_daemon measured_daemon::on_host(std::string name, const std::string& ho
   char dir[] = "/tmp/xenwire-sat-XXXXXX";
   if (::mkdtemp(dir) == nullptr) fail("mkdtemp");
   d.run_dir_ = dir;
-  d.host_name_ = "sat";
+  // Unique: a host's shared-memory object is named after the host, whatever its run directory.
+  d.host_name_ = "sat-" + std::to_string(::getpid()) + "-";
+  for (char c : d.name_) d.host_name_ += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  d.host_name_.resize(std::min<std::size_t>(d.host_name_.size(), 32));
   std::vector<std::string> start = {host_bin, "--host", d.host_name_, "start", "--xenstored"};
   start.insert(start.end(), argv.begin(), argv.end());
   std::vector<std::string> env = {"XENWIRE_RUN_DIR=" + d.run_dir_};
   if (!preload.empty()) env.push_back("LD_PRELOAD=" + preload);  // the host passes it on, after its own
   if (wait_status(launch(start, env)) != 0)
-    fail("xenwire-host did not start " + argv[0] + " (its log: " + d.run_dir_ + "/sat/host.log)");
+    fail("xenwire-host did not start " + argv[0] + " (its log: " + d.run_dir_ + "/" + d.host_name_ + "/host.log)");
   d.socket_ = d.run_dir_ + "/" + d.host_name_ + "/xenstored.sock";
   d.wait_until_up();
   d.pid_ = listener_pid(d.socket_);
@@ -159,7 +164,7 @@ void measured_daemon::wait_until_up() {
   fail(name_ + " did not come up on " + socket_);
 }
 
-double measured_daemon::cpu_seconds() const {
+measured_daemon::cpu_times measured_daemon::cpu() const {
   std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto paren = all.rfind(')');
@@ -169,7 +174,8 @@ double measured_daemon::cpu_seconds() const {
   for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt: fields 3-13 of proc(5)
   unsigned long long utime = 0, stime = 0;
   fields >> utime >> stime;
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {static_cast<double>(utime) / hz, static_cast<double>(stime) / hz};
 }
 
 }  // namespace xenwire::bench

@@ -29,8 +29,12 @@ class measured_daemon {
   const std::string& name() const { return name_; }
   const std::string& socket() const { return socket_; }
   pid_t pid() const { return pid_; }
-  // utime+stime of the daemon's process (all its threads), in seconds.
-  double cpu_seconds() const;
+  // utime and stime of the daemon's process (all its threads), in seconds.
+  struct cpu_times {
+    double user = 0;
+    double system = 0;
+  };
+  cpu_times cpu() const;
 
  private:
   measured_daemon() = default;

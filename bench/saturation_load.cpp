@@ -189,7 +189,7 @@ load_result run_load(const measured_daemon& d, std::size_t clients, workload w, 
   }
 
   load_result r;
-  const double cpu0 = d.cpu_seconds();
+  const auto cpu0 = d.cpu();
   const auto t0 = clock_type::now();
   ::close(go[1]);
   int failed = 0;
@@ -200,7 +200,9 @@ load_result run_load(const measured_daemon& d, std::size_t clients, workload w, 
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
   }
   r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
-  r.daemon_cpu_seconds = d.cpu_seconds() - cpu0;
+  const auto cpu1 = d.cpu();
+  r.daemon_user_seconds = cpu1.user - cpu0.user;
+  r.daemon_cpu_seconds = r.daemon_user_seconds + cpu1.system - cpu0.system;
   if (perf_pid > 0) {
     ::kill(perf_pid, SIGINT);
     ::waitpid(perf_pid, nullptr, 0);

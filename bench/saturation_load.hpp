@@ -20,11 +20,13 @@ inline constexpr std::size_t value_size = 64;
 struct load_result {
   double seconds = 0;
   std::uint64_t requests = 0;
-  double daemon_cpu_seconds = 0;
+  double daemon_cpu_seconds = 0;   // utime+stime
+  double daemon_user_seconds = 0;  // of which utime
   double syscalls = -1;  // raw_syscalls:sys_enter of the daemon over the run; -1: not counted
 
   double per_second() const { return static_cast<double>(requests) / seconds; }
   double cpu_us_per_request() const { return daemon_cpu_seconds * 1e6 / static_cast<double>(requests); }
+  double user_us_per_request() const { return daemon_user_seconds * 1e6 / static_cast<double>(requests); }
   double syscalls_per_request() const { return syscalls / static_cast<double>(requests); }
 };
 

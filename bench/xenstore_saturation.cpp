@@ -1,7 +1,7 @@
 // xenstored under many client processes (issue 15): N processes, one connection each, each in a
 // closed loop of READs (or WRITEs, or a 9:1 mix) for T seconds. For every daemon it reports
 // requests/s and the daemon's CPU per request (utime+stime of /proc/PID/stat over the run, divided
-// by the requests answered), optionally its syscalls per request (perf's raw_syscalls:sys_enter),
+// by the requests answered; utime alone beside it), optionally its syscalls per request (perf's raw_syscalls:sys_enter),
 // and the ratios of xenwire-xenstored's CPU per request to the others'.
 //
 // Daemons, all measured in one run, alternated within each round, median of the rounds:
@@ -167,6 +167,7 @@ std::vector<measured_daemon> start_daemons(const options& o) {
 struct cell {
   double per_second = 0;
   double cpu_us = 0;
+  double user_us = 0;
   double syscalls = -1;
 };
 
@@ -182,10 +183,10 @@ int main(int argc, char** argv) {
               o.pin ? "all processes pinned to one CPU" : "unpinned", o.seconds, o.rounds);
   std::printf("# CPU: utime+stime of /proc/PID/stat over the run / requests%s\n",
               o.syscalls ? "; syscalls: perf raw_syscalls:sys_enter -p PID, one extra round" : "");
-  std::printf("\n| workload | clients | daemon | req/s | daemon CPU us/req | syscalls/req |");
+  std::printf("\n| workload | clients | daemon | req/s | daemon CPU us/req | of which user | syscalls/req |");
   for (const auto& d : daemons)
     if (d.name() != "xenwire" && o.xenwire) std::printf(" xenwire/%s CPU |", d.name().c_str());
-  std::printf("\n|---|---:|---|---:|---:|---:|");
+  std::printf("\n|---|---:|---|---:|---:|---:|---:|");
   for (const auto& d : daemons)
     if (d.name() != "xenwire" && o.xenwire) std::printf("---:|");
   std::printf("\n");
@@ -205,19 +206,22 @@ int main(int argc, char** argv) {
       std::map<std::string, cell> cells;
       for (const auto& d : daemons) {
         cell c;
-        std::vector<double> rate, cpu;
+        std::vector<double> rate, cpu, user;
         for (const auto& r : runs[d.name()]) {
           rate.push_back(r.per_second());
           cpu.push_back(r.cpu_us_per_request());
+          user.push_back(r.user_us_per_request());
         }
         c.per_second = median(rate);
         c.cpu_us = median(cpu);
+        c.user_us = median(user);
         if (o.syscalls) c.syscalls = run_load(d, n, w, o.seconds, "perf").syscalls_per_request();
         cells[d.name()] = c;
       }
       for (const auto& d : daemons) {
         const cell& c = cells[d.name()];
-        std::printf("| %s | %zu | %s | %.0f | %.2f | ", name(w), n, d.name().c_str(), c.per_second, c.cpu_us);
+        std::printf("| %s | %zu | %s | %.0f | %.2f | %.2f | ", name(w), n, d.name().c_str(), c.per_second, c.cpu_us,
+                    c.user_us);
         if (c.syscalls >= 0) std::printf("%.2f |", c.syscalls);
         else std::printf("- |");
         for (const auto& other : daemons) {
