@@ -19,3 +19,36 @@ if(TARGET xenwire-xenstored)
     XENWIRE_XENSTORED_BINARY="$<TARGET_FILE:xenwire-xenstored>")
   add_dependencies(bench_live_update_blackout xenwire-xenstored)
 endif()
+
+# The kernel-cost floor of a socket xenstored (a fixed reply per request, no store), and the
+# saturation benchmark that measures xenwire-xenstored's CPU per request against it, and against
+# other daemons, under 1..500 client processes (issue 15). Built, never run by ctest.
+add_executable(bench_floor_xenstored ${CMAKE_CURRENT_SOURCE_DIR}/floor_xenstored.cpp)
+target_link_libraries(bench_floor_xenstored PRIVATE xenwire::xenstore_wire)
+xenwire_warnings(bench_floor_xenstored)
+
+add_executable(bench_xenstore_saturation
+  ${CMAKE_CURRENT_SOURCE_DIR}/xenstore_saturation.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/saturation_daemon.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/saturation_load.cpp)
+target_link_libraries(bench_xenstore_saturation PRIVATE xenwire::xenstore_wire)
+xenwire_warnings(bench_xenstore_saturation)
+target_compile_definitions(bench_xenstore_saturation PRIVATE
+  XENWIRE_FLOOR_BINARY="$<TARGET_FILE:bench_floor_xenstored>")
+add_dependencies(bench_xenstore_saturation bench_floor_xenstored)
+if(TARGET xenwire-xenstored)
+  target_compile_definitions(bench_xenstore_saturation PRIVATE
+    XENWIRE_XENSTORED_BINARY="$<TARGET_FILE:xenwire-xenstored>")
+  add_dependencies(bench_xenstore_saturation xenwire-xenstored)
+endif()
+if(TARGET xenwire-host)
+  # C xenstored runs as dom0's xenstored of a host of its own (--daemon NAME=PROGRAM).
+  target_compile_definitions(bench_xenstore_saturation PRIVATE XENWIRE_HOST_BINARY="$<TARGET_FILE:xenwire-host>")
+  add_dependencies(bench_xenstore_saturation xenwire-host)
+  if(TARGET xenwire_emu_manage)
+    # Preloaded into a daemon started on a host: C xenstored built with an RPATH to real Xen
+    # libraries (upstream 4.22: $ORIGIN/../lib) would otherwise bypass the emulation.
+    target_compile_definitions(bench_xenstore_saturation PRIVATE XENWIRE_EMU_PRELOAD="$<TARGET_SONAME_FILE:xenwire_emu_evtchn>:$<TARGET_SONAME_FILE:xenwire_emu_gnttab>:$<TARGET_SONAME_FILE:xenwire_emu_manage>")
+    add_dependencies(bench_xenstore_saturation xenwire_emu)
+  endif()
+endif()
