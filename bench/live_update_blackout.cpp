@@ -7,6 +7,7 @@
 // Usage: bench_live_update_blackout [--nodes N] [--clients K] [--rounds R]
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -223,6 +224,12 @@ int main(int argc, char** argv) {
     else die("usage: bench_live_update_blackout [--nodes N] [--clients K] [--rounds R]");
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Each watcher is a socket here and in the daemon (which inherits the limit).
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < clients + 64) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, clients + 256);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
   std::string tmpl = (fs::temp_directory_path() / "xs-lu-bench-XXXXXX").string();
   const fs::path dir = ::mkdtemp(tmpl.data());
   std::vector<round_result> r;

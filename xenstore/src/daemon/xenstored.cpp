@@ -208,7 +208,10 @@ struct xenstored::impl final {
     if (takes_live_update_check(argv.front())) {
       auto check = argv;
       check.insert(check.end(), {"--live-update-check", path});
-      if (std::string why = run_live_update_check(check, std::chrono::seconds(10)); !why.empty()) {
+      // It imports the whole store (about 10 µs a node here): allow for that, and a margin.
+      const auto limit = std::chrono::seconds(10) + std::chrono::microseconds(50) * state->records.size();
+      if (std::string why = run_live_update_check(check, std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+          !why.empty()) {
         ::unlink(path.c_str());
         return "The new binary refused the state: " + why;
       }
