@@ -221,7 +221,7 @@ struct xenstored::impl final {
     for (int fd : inherited) ::fcntl(fd, F_SETFD, 0);
     say(log_level::info, "live update: " + std::to_string(sockets.size()) + " connections, state in " + path +
                              ", exec " + argv.front());
-    const std::error_code ec = settings.exec ? settings.exec(argv) : exec_argv(argv);
+    const std::error_code ec = exec_argv(argv);
     for (int fd : inherited) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     ::unlink(path.c_str());
     say(log_level::error, "live update: exec " + argv.front() + ": " + ec.message());

@@ -47,8 +47,6 @@ struct daemon_settings {
   // Live update (CONTROL live-update; see docs/xenstore.md). The daemon's own argv, which the new
   // binary gets unless the operator gave a command line.
   std::vector<std::string> argv;
-  // Replaces this process with argv[0] (execv); returns only on failure. Tests stub it.
-  std::function<std::error_code(const std::vector<std::string>& argv)> exec;
   // -U: the state the previous daemon left (its fds are ours): serve it instead of a fresh store.
   std::optional<migration::stream> restore;
 };
