@@ -52,3 +52,9 @@ if(TARGET xenwire-host)
     add_dependencies(bench_xenstore_saturation xenwire_emu)
   endif()
 endif()
+
+# Memory per node of the server core at 1M nodes, beyond names and values (issue 15), against bare
+# std::string pairs holding the same bytes.
+add_executable(bench_xenstore_memory ${CMAKE_CURRENT_SOURCE_DIR}/xenstore_memory.cpp)
+target_link_libraries(bench_xenstore_memory PRIVATE xenwire::xenstore_server)
+xenwire_warnings(bench_xenstore_memory)
