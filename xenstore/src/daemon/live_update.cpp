@@ -143,6 +143,25 @@ tl::expected<std::vector<imported_connection>, std::string> import_live_update_s
   return std::move(*opened);
 }
 
+namespace {
+
+// execv's argv: pointers into `argv`, which must outlive them. Built before any fork (the daemon
+// has other threads).
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> raw;
+  for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
+  raw.push_back(nullptr);
+  return raw;
+}
+
+}  // namespace
+
+std::error_code exec_live_update(const std::vector<std::string>& argv) {
+  std::vector<char*> raw = c_argv(argv);
+  ::execv(raw[0], raw.data());
+  return {errno, std::generic_category()};
+}
+
 bool takes_live_update_check(const std::string& binary) {
   unique_fd f(::open(binary.c_str(), O_RDONLY | O_CLOEXEC));
   if (!f) return false;
@@ -160,10 +179,7 @@ bool takes_live_update_check(const std::string& binary) {
 }
 
 std::string run_live_update_check(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
-  // Everything the child needs is built before fork: the daemon has other threads.
-  std::vector<char*> raw;
-  for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
-  raw.push_back(nullptr);
+  std::vector<char*> raw = c_argv(argv);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return "cannot run the check: pipe failed";
   unique_fd rd(fds[0]), wr(fds[1]);

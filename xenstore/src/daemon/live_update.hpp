@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <system_error>
 #include <string>
 #include <variant>
 #include <vector>
@@ -46,7 +47,6 @@ class live_update_session {
   // The owner went away: its session ends with it (C's talloc parent).
   void connection_closed(conn_id conn);
 
-  bool active() const { return session_.has_value(); }
   const std::string& binary() const { return session_->binary; }
   const std::optional<std::string>& cmdline() const { return session_->cmdline; }
 
@@ -70,6 +70,9 @@ class live_update_session {
 // split at blanks, or else our own arguments; "-U" appended unless present.
 std::vector<std::string> live_update_argv(const std::vector<std::string>& own_argv, const std::string& binary,
                                           const std::optional<std::string>& cmdline);
+
+// Replaces this process with argv[0] (execv); returns only on failure, with why.
+std::error_code exec_live_update(const std::vector<std::string>& argv);
 
 // Does the file carry live_update_check_marker (every xenwire-xenstored does, C xenstored not)?
 bool takes_live_update_check(const std::string& binary);

@@ -82,9 +82,30 @@ struct xenstored::impl final {
       say(log_level::error, explain_listen_error(path, l.error()));
       return fail(l.error());
     }
-    listeners.push_back({std::move(*l), options});
+    return serve_listener(std::move(*l), options);
+  }
+
+  // A listener bound here or inherited through live update: its clients get `options`.
+  result<void> serve_listener(socket_listener l, connection_options options) {
+    listeners.push_back({std::move(l), options});
     const std::size_t index = listeners.size() - 1;
     return loop->add(listeners.back().listener.fd(), EPOLLIN, [this, index](std::uint32_t) { accept_all(index); });
+  }
+
+  // A client socket for core connection `id` (accepted, or inherited through live update with
+  // input it had not processed). If the loop cannot watch it, the core connection is closed.
+  bool serve_socket(unique_fd fd, conn_id id, std::string_view held, time_point now) {
+    auto conn = std::make_unique<socket_connection>(std::move(fd), id, static_cast<bool>(settings.trace));
+    conn->hold(held);
+    conn->registered_events = conn->wanted_events();
+    if (auto r = loop->add(conn->fd(), conn->registered_events, [this, id](std::uint32_t ev) { on_socket(id, ev); });
+        !r) {
+      say(log_level::error, "cannot watch client " + std::to_string(id) + ": " + describe(r.error()));
+      core.close(id, now);
+      return false;
+    }
+    sockets.emplace(id, std::move(conn));
+    return true;
   }
 
   void accept_all(std::size_t index) {
@@ -99,15 +120,7 @@ struct xenstored::impl final {
       if (!*fd) return;
       const auto now = clock::now();
       const conn_id id = core.open(entry.options, now);
-      auto conn = std::make_unique<socket_connection>(std::move(**fd), id, static_cast<bool>(settings.trace));
-      const int raw_fd = conn->fd();
-      conn->registered_events = EPOLLIN;
-      if (auto r = loop->add(raw_fd, EPOLLIN, [this, id](std::uint32_t ev) { on_socket(id, ev); }); !r) {
-        say(log_level::error, "cannot watch a new client: " + describe(r.error()));
-        core.close(id, now);
-        continue;
-      }
-      sockets.emplace(id, std::move(conn));
+      if (!serve_socket(std::move(**fd), id, {}, now)) continue;
       say(log_level::debug, "conn " + std::to_string(id) + ": client on " + entry.listener.path() +
                                 (entry.options.kind == conn_kind::guest_socket
                                      ? " as domain " + std::to_string(entry.options.domid)
@@ -221,19 +234,11 @@ struct xenstored::impl final {
     for (int fd : inherited) ::fcntl(fd, F_SETFD, 0);
     say(log_level::info, "live update: " + std::to_string(sockets.size()) + " connections, state in " + path +
                              ", exec " + argv.front());
-    const std::error_code ec = exec_argv(argv);
+    const std::error_code ec = exec_live_update(argv);
     for (int fd : inherited) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     ::unlink(path.c_str());
     say(log_level::error, "live update: exec " + argv.front() + ": " + ec.message());
     return "Error activating new binary.";
-  }
-
-  static std::error_code exec_argv(const std::vector<std::string>& argv) {
-    std::vector<char*> raw;
-    for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    return {errno, std::generic_category()};
   }
 
   // -U: the previous daemon's listening socket, connections and store.
@@ -255,8 +260,7 @@ struct xenstored::impl final {
       say(log_level::warn, "live update: serving the inherited socket " + listener->path() + ", not " +
                                settings.socket_path);
     settings.socket_path = listener->path();
-    listeners.push_back({std::move(*listener), {conn_kind::socket, 0, settings.read_only}});
-    if (auto r = loop->add(listeners.back().listener.fd(), EPOLLIN, [this](std::uint32_t) { accept_all(0); }); !r)
+    if (auto r = serve_listener(std::move(*listener), {conn_kind::socket, 0, settings.read_only}); !r)
       return fail(r.error());
     auto opened = import_live_update_state(state, core);
     if (!opened) {
@@ -281,16 +285,8 @@ struct xenstored::impl final {
       unique_fd fd(sock->fd);
       ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
       ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
-      auto conn = std::make_unique<socket_connection>(std::move(fd), id, static_cast<bool>(settings.trace));
-      conn->hold(c->unprocessed_input);
-      conn->registered_events = conn->wanted_events();
-      if (auto a = loop->add(conn->fd(), conn->registered_events, [this, id](std::uint32_t ev) { on_socket(id, ev); });
-          !a) {
-        core.close(id, now);
-        continue;
-      }
-      sockets.emplace(id, std::move(conn));
-      touched.push_back(id);  // held input and unsent output go first
+      if (serve_socket(std::move(fd), id, c->unprocessed_input, now))
+        touched.push_back(id);  // held input and unsent output go first
     }
     say(log_level::info, "live update: restored " + std::to_string(sockets.size()) + " connections, " +
                              std::to_string(core.stats().nodes) + " nodes");
