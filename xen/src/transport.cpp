@@ -292,6 +292,18 @@ result<std::unique_ptr<event_channel>> transport::open_event_channel() {
   return std::make_unique<xen_event_channel>(h);
 }
 
+result<std::unique_ptr<event_channel>> transport::open_event_channel_for_exec() {
+  xenevtchn_handle* h = xenevtchn_open(nullptr, XENEVTCHN_NO_CLOEXEC);
+  if (h == nullptr) return fail_errno(xen_call::open);
+  return std::make_unique<xen_event_channel>(h);
+}
+
+result<std::unique_ptr<event_channel>> transport::adopt_event_channel(int fd) {
+  xenevtchn_handle* h = xenevtchn_fdopen(nullptr, fd, 0);
+  if (h == nullptr) return fail_errno(xen_call::open);
+  return std::make_unique<xen_event_channel>(h);
+}
+
 }  // namespace xenwire::xen
 
 namespace xenwire::xen {

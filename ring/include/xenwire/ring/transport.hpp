@@ -140,6 +140,15 @@ class transport {
   virtual domid_t self() const noexcept = 0;
   virtual grant_table& grants() noexcept = 0;
   virtual result<std::unique_ptr<event_channel>> open_event_channel() = 0;
+  // Across exec (live update): a handle opened for exec keeps its ports bound in an image this
+  // process execs (xenevtchn_open with XENEVTCHN_NO_CLOEXEC: its fd() is inherited), and that image
+  // takes it back from the inherited fd with adopt_event_channel (xenevtchn_fdopen). Mappings and
+  // shares do not survive an exec: the new image maps again. errc::not_supported by default.
+  virtual result<std::unique_ptr<event_channel>> open_event_channel_for_exec() { return fail(errc::not_supported); }
+  virtual result<std::unique_ptr<event_channel>> adopt_event_channel(int fd) {
+    (void)fd;
+    return fail(errc::not_supported);
+  }
   // Binds VIRQ_DOM_EXC on a handle of its own. Only dom0 (errc::permission_denied otherwise);
   // errc::not_supported where the backend cannot tell domains' states.
   virtual result<std::unique_ptr<domain_watch>> watch_domains() = 0;

@@ -64,6 +64,9 @@ class transport final : public xenwire::transport {
   grant_table& grants() noexcept override;
   // xenevtchn_open(NULL, 0): a new handle with its own fd.
   result<std::unique_ptr<event_channel>> open_event_channel() override;
+  // xenevtchn_open(NULL, XENEVTCHN_NO_CLOEXEC) and xenevtchn_fdopen(NULL, fd, 0).
+  result<std::unique_ptr<event_channel>> open_event_channel_for_exec() override;
+  result<std::unique_ptr<event_channel>> adopt_event_channel(int fd) override;
   // VIRQ_DOM_EXC on a handle of its own (xenevtchn_bind_virq; Xen allows one binding per domain:
   // a second watch fails with errc::invalid_argument, EEXIST); domain states from libxenmanage.so.1
   // (Xen 4.21+) or else libxenctrl.so.4.17's xc_domain_getinfo, found with dlopen because their
