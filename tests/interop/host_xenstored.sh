@@ -12,6 +12,9 @@
 #                               (@releaseDomain fires, its nodes go) and the host stops clean
 #   hostile GUEST               a guest corrupts its ring indices (tests/interop/hostile_guest.cpp):
 #                               its ring stops, the daemon serves everyone else, nothing leaks
+#   live-update STEADY TARGET...
+#                               live update to each TARGET in turn (c or xenwire-xenstored's
+#                               path) with ring guests and a dom0 watcher connected throughout
 # Debian's packages come as scripts/interop.sh takes them (build/interop/debs). Exit 77 (a ctest
 # skip) only when they cannot be downloaded.
 set -uo pipefail
@@ -121,6 +124,56 @@ request after corruption answered: no" cat "$out"
     expect "the daemon still serves dom0" "after-hostile" bash -c 'xenstore-write /h after-hostile && xenstore-read /h'
     check "destroy 6" H destroy 6
     check "dom6 is released" bash -c 'for _ in $(seq 100); do timeout 5 xenstore-exists /local/domain/6 || exit 0; sleep 0.05; done; exit 1'
+    ;;
+  live-update)
+    # live-update STEADY TARGET...: guests 5 and 6 run STEADY (tests/interop/guest_steady.cpp) over
+    # their rings and a dom0 watcher stays connected while `xenstore-control live-update` hands the
+    # host to each TARGET in turn (c, or the path of xenwire-xenstored). After each: the same pid
+    # runs the target's binary, the store outside the guests' data is the same, the watch fires.
+    # At the end every guest request was answered right and no watch event was lost or repeated.
+    steady=$1; shift
+    xs_pid=$(sed -n 's/.*dom0.s xenstored (.*, pid \([0-9]*\)).*/\1/p' "$XENWIRE_RUN_DIR/$name/host.log" | head -1)
+    [ -n "$xs_pid" ] || { bad "the host names its xenstored's pid"; host_log; exit 1; }
+    for d in 5 6; do check "build --domid $d" H build --domid $d; done
+    for d in 5 6; do H run --domid $d -- "$steady" >"$XENWIRE_RUN_DIR/steady$d.out" 2>&1 & eval "steady_pid$d=\$!"; done
+    for d in 5 6; do
+      check "guest $d is writing" bash -c 'for _ in $(seq 200); do timeout 5 xenstore-read "$1" >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1' _ /local/domain/$d/data/k
+    done
+    for i in $(seq 50); do echo "/static/n$i v$i"; done | xargs -n 2 timeout 20 xenstore-write
+    t xenstore-chmod /static/n7 r5 b6
+    n_updates=$#
+    out=$XENWIRE_RUN_DIR/lu-watch.out
+    watch_bg "$out" -n $((n_updates + 1)) /lu || bad "xenstore-watch /lu registered"
+    dump() { t xenstore-ls -fp | grep -v '^/local/domain/[56]/data/' | grep -v '^/lu'; }
+    for target in "$@"; do
+      if [ "$target" = c ]; then
+        bin=$xen_bin/xenstored cmd="-N" what="C xenstored 4.17"
+      else
+        bin=$target cmd="--backend xen -N" what="xenwire-xenstored"
+      fi
+      before=$(dump)
+      k5=$(t xenstore-read /local/domain/5/data/k)
+      if XENSTORED_RUNDIR=$XENWIRE_RUN_DIR/$name t "$xen_bin/xenstore-control" live-update -c "$cmd" "$bin"; then
+        ok "xenstore-control live-update to $what"
+      else
+        bad "xenstore-control live-update to $what"
+      fi
+      expect "pid $xs_pid now runs $what" "$(readlink -f "$bin")" readlink -f /proc/$xs_pid/exe
+      expect "the store is the same after the update to $what" "$before" dump
+      t xenstore-write /lu/$target-$RANDOM x || bad "dom0 writes after the update to $what"
+      check "guest 5 goes on after the update to $what" bash -c \
+        'for _ in $(seq 200); do [ "$(timeout 5 xenstore-read "$1")" != "$2" ] && exit 0; sleep 0.05; done; exit 1' \
+        _ /local/domain/5/data/k "$k5"
+    done
+    wait "$watch_pid"
+    check "the dom0 watcher saw every update's write" test "$(wc -l <"$out")" -eq $((n_updates + 1))
+    for d in 5 6; do t xenstore-write /local/domain/$d/stop 1; done
+    for d in 5 6; do
+      pid_var=steady_pid$d
+      if wait "${!pid_var}"; then ok "guest $d: $(cat "$XENWIRE_RUN_DIR/steady$d.out")"; else
+        bad "guest $d"; sed 's/^/  /' "$XENWIRE_RUN_DIR/steady$d.out" >&2
+      fi
+    done
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -131,12 +131,13 @@ tl::expected<migration::stream, std::string> read_live_update_state(const std::s
 }
 
 tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(const migration::stream& state,
-                                                                                     server_core& core) {
+                                                                                     server_core& core,
+                                                                                     bool serves_rings) {
   using refusal = tl::unexpected<std::string>;
   for (const auto& r : state.records) {
     const auto* c = std::get_if<migration::connection_record>(&r);
-    if (c != nullptr && std::holds_alternative<migration::ring_spec>(c->spec))
-      return refusal("the state has domains' ring connections, which this version cannot adopt");
+    if (c != nullptr && std::holds_alternative<migration::ring_spec>(c->spec) && !serves_rings)
+      return refusal("the state has domains' ring connections, and this command line serves no rings (--backend none)");
   }
   auto opened = core.import_state(state, clock::now());
   if (!opened) return refusal("the state was refused: " + opened.error().message());

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     xs::server_core core(opts->config);
-    if (auto opened = xs::import_live_update_state(*state, core); !opened) {
+    if (auto opened = xs::import_live_update_state(*state, core, opts->backend != "none"); !opened) {
       std::fprintf(stderr, "%s\n", opened.error().c_str());
       return 1;
     }

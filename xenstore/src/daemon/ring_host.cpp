@@ -3,8 +3,8 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
+#include <cstring>
 #include <string>
 
 namespace xenwire::xenstore {
@@ -22,8 +22,9 @@ struct ring_host::ring_conn {
   evtchn_port_t port;  // our local end
   std::shared_ptr<mapped_pages> page;  // shared only for adopt()'s page, handed over in settings
   xenstore::server_ring ring;
-  // Input read off the ring that the core has not taken yet: at most one ring's worth.
-  std::array<std::byte, xenstore::ring_size> pending{};
+  // Input read off the ring that the core has not taken yet: one ring's worth, or what a live
+  // update handed over.
+  std::vector<std::byte> pending;
   std::size_t pending_off = 0;
   std::size_t pending_len = 0;
   bool must_notify = false;
@@ -87,11 +88,73 @@ void ring_host::on_domain_exc(time_point now) {
 
 result<void> ring_host::ensure_event_channel() {
   if (evtchn_) return {};
-  auto ch = transport_.open_event_channel();
+  // For exec where the backend can: a live update then keeps every domain's port bound.
+  auto ch = transport_.open_event_channel_for_exec();
+  evtchn_survives_exec_ = ch.has_value();
+  if (!ch && ch.error() == make_error_code(errc::not_supported)) ch = transport_.open_event_channel();
   if (!ch) return fail(ch.error());
   evtchn_ = std::move(*ch);
-  // One handle for every domain: a single fd in epoll, pending() says which port fired.
+  return watch_event_channel();
+}
+
+// One handle for every domain: a single fd in epoll, pending() says which port fired.
+result<void> ring_host::watch_event_channel() {
   return loop_.add(evtchn_->fd(), EPOLLIN, [this](std::uint32_t) { on_events(clock::now()); });
+}
+
+std::optional<int> ring_host::exec_event_fd() const noexcept {
+  if (!evtchn_ || !evtchn_survives_exec_) return std::nullopt;
+  return evtchn_->fd();
+}
+
+std::optional<evtchn_port_t> ring_host::local_port(conn_id conn) const {
+  auto it = rings_.find(conn);
+  if (it == rings_.end()) return std::nullopt;
+  return it->second->port;
+}
+
+std::string_view ring_host::held_input(conn_id conn) const {
+  auto it = rings_.find(conn);
+  if (it == rings_.end() || !it->second->paused()) return {};
+  const ring_conn& rc = *it->second;
+  return {reinterpret_cast<const char*>(rc.pending.data()) + rc.pending_off, rc.pending_len - rc.pending_off};
+}
+
+result<void> ring_host::adopt_event_channel(int fd) {
+  if (evtchn_) return fail(errc::invalid_argument);
+  auto ch = transport_.adopt_event_channel(fd);
+  if (!ch) return fail(ch.error());
+  evtchn_ = std::move(*ch);
+  evtchn_survives_exec_ = true;
+  return watch_event_channel();
+}
+
+result<void> ring_host::restore(conn_id conn, domid_t domid, std::shared_ptr<mapped_pages> page,
+                                evtchn_port_t local_port, std::string_view held) {
+  if (!evtchn_ || by_port_.contains(local_port) || rings_.contains(conn)) return fail(errc::invalid_argument);
+  auto ring = xenstore::server_ring::attach(page->bytes(), core_.config().ring_features);
+  if (!ring) return fail(ring.error());
+  ring_conn& rc = add_ring(domid, conn, local_port, std::move(page), *ring);
+  if (held.size() > rc.pending.size()) rc.pending.resize(held.size());
+  std::memcpy(rc.pending.data(), held.data(), held.size());
+  rc.pending_off = 0;
+  rc.pending_len = held.size();
+  say_(log_level::info, "live update: serving " + who(domid, conn) + " again on port " + std::to_string(local_port));
+  return {};
+}
+
+// The new connection is served on the next settle (requests may be waiting) and its guest woken,
+// as C xenstored does on INTRODUCE.
+ring_host::ring_conn& ring_host::add_ring(domid_t domid, conn_id id, evtchn_port_t port,
+                                          std::shared_ptr<mapped_pages> page, server_ring ring) {
+  auto rc = std::unique_ptr<ring_conn>(new ring_conn{domid, id, port, std::move(page), ring,
+                                                     std::vector<std::byte>(xenstore::ring_size), 0, 0, true, {}, {}});
+  if (trace_) {
+    rc->trace_in.emplace("conn " + std::to_string(id) + " <");
+    rc->trace_out.emplace("conn " + std::to_string(id) + " >");
+  }
+  by_port_[port] = id;
+  return *rings_.emplace(id, std::move(rc)).first->second;
 }
 
 void ring_host::introduce(const effect::introduce_domain& in, time_point now) {
@@ -129,16 +192,8 @@ void ring_host::introduce(const effect::introduce_domain& in, time_point now) {
     return;
   }
   const conn_id id = *opened;
-  auto rc = std::unique_ptr<ring_conn>(new ring_conn{domid, id, *port, std::move(*page), *ring, {}, 0, 0, false, {}, {}});
-  if (trace_) {
-    rc->trace_in.emplace("conn " + std::to_string(id) + " <");
-    rc->trace_out.emplace("conn " + std::to_string(id) + " >");
-  }
-  by_port_[*port] = id;
+  add_ring(domid, id, *port, std::move(*page), *ring);
   say_(log_level::info, "introduced " + who(domid, id) + " on port " + std::to_string(*port));
-  // Requests may already be waiting; serve them on the next settle. Wake the guest as C xenstored does.
-  rc->must_notify = true;
-  rings_.emplace(id, std::move(rc));
 }
 
 result<conn_id> ring_host::adopt(domid_t domid, std::shared_ptr<mapped_pages> page, evtchn_port_t remote_port,
@@ -149,16 +204,9 @@ result<conn_id> ring_host::adopt(domid_t domid, std::shared_ptr<mapped_pages> pa
   auto port = evtchn_->bind_interdomain(domid, remote_port);
   if (!port) return fail(port.error());
   const conn_id id = core_.open({.kind = conn_kind::ring, .domid = domid, .read_only = false}, now);
-  auto rc = std::unique_ptr<ring_conn>(new ring_conn{domid, id, *port, std::move(page), *ring, {}, 0, 0, false, {}, {}});
-  if (trace_) {
-    rc->trace_in.emplace("conn " + std::to_string(id) + " <");
-    rc->trace_out.emplace("conn " + std::to_string(id) + " >");
-  }
-  by_port_[*port] = id;
+  add_ring(domid, id, *port, std::move(page), *ring);
   say_(log_level::info, "serving " + who(domid, id) + "'s own ring (its kernel's xenbus page) on port " +
                             std::to_string(*port));
-  rc->must_notify = true;
-  rings_.emplace(id, std::move(rc));
   return id;
 }
 

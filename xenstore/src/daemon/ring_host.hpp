@@ -54,6 +54,21 @@ class ring_host {
   void start_domain_watch();
   std::size_t size() const noexcept { return rings_.size(); }
 
+  // Live update. The handle every ring's port is bound on is opened for exec where the backend
+  // can (transport::open_event_channel_for_exec): its fd is GLOBAL_DATA's evtchn fd and the ports
+  // stay bound in the image we exec. nullopt: no handle, or one that would not survive.
+  std::optional<int> exec_event_fd() const noexcept;
+  // What the state says of ring `conn`: our local port, and input read off the ring that the core
+  // has not taken yet.
+  std::optional<evtchn_port_t> local_port(conn_id conn) const;
+  std::string_view held_input(conn_id conn) const;
+  // -U: the previous image's handle, from its inherited fd (transport::adopt_event_channel).
+  result<void> adopt_event_channel(int fd);
+  // -U: a ring connection the core imported, its page mapped again (grant ref 1, or our own
+  // kernel's page) and its port still bound on the adopted handle. `held` is fed before the ring.
+  result<void> restore(conn_id conn, domid_t domid, std::shared_ptr<mapped_pages> page, evtchn_port_t local_port,
+                       std::string_view held);
+
  private:
   struct ring_conn;
   void on_events(time_point now);
@@ -64,6 +79,9 @@ class ring_host {
   void fail_ring(ring_conn& rc, std::error_code why, time_point now);
   void teardown(conn_id conn);
   result<void> ensure_event_channel();
+  result<void> watch_event_channel();
+  ring_conn& add_ring(domid_t domid, conn_id id, evtchn_port_t port, std::shared_ptr<mapped_pages> page,
+                      server_ring ring);
 
   transport& transport_;
   event_loop& loop_;
@@ -71,6 +89,7 @@ class ring_host {
   say_fn say_;
   const trace_sink& trace_;
   std::unique_ptr<event_channel> evtchn_;
+  bool evtchn_survives_exec_ = false;
   std::unique_ptr<domain_watch> domains_;
   std::unordered_map<conn_id, std::unique_ptr<ring_conn>> rings_;
   std::unordered_map<evtchn_port_t, conn_id> by_port_;

@@ -52,6 +52,7 @@ struct xenstored::impl final {
   std::vector<listener_entry> listeners;
   std::unordered_map<conn_id, std::unique_ptr<socket_connection>> sockets;
   std::unique_ptr<ring_host> rings;
+  transport* rings_transport = nullptr;  // rings' backend, when there is one
   std::vector<std::byte> scratch = std::vector<std::byte>(scratch_size);
   std::vector<conn_id> touched;  // sockets the poller reported since the last settle()
   std::vector<conn_id> visit_scratch, visited_scratch;
@@ -177,7 +178,8 @@ struct xenstored::impl final {
   // with our fds inherited. Returns only on failure, with the sentence the operator gets.
   std::string exec_new_binary(const live_update_session::start_now& go) {
     if (!settings.guest_sockets.empty()) return "Live update with --guest-socket is not supported.";
-    if (rings && rings->size() > 0) return "Live update with domains' rings connected is not supported yet.";
+    if (rings && rings->size() > 0 && !rings->exec_event_fd())
+      return "Live update with domains' rings connected needs event channels that survive exec (the Xen backend).";
     export_options opt;
     opt.version = migration::stream_version::v1;  // what C xenstored 4.17 reads
     opt.socket_fd = [this](conn_id id) {
@@ -186,7 +188,8 @@ struct xenstored::impl final {
     };
     opt.held_input = [this](conn_id id) {
       auto it = sockets.find(id);
-      return it == sockets.end() ? std::string_view{} : it->second->held();
+      if (it != sockets.end()) return it->second->held();
+      return rings ? rings->held_input(id) : std::string_view{};
     };
     opt.answer = std::make_pair(go.token, std::string("OK"));
     opt.drop_transactions = go.drop_transactions;
@@ -196,8 +199,20 @@ struct xenstored::impl final {
       state = core.export_state(opt);
     }
     if (!state) return "Dump state error: " + state.error().message();
-    for (auto& r : state->records)
-      if (auto* g = std::get_if<migration::global_record>(&r)) g->socket_fd = listeners.front().listener.fd();
+    // The stream names fds and ports as this process holds them: our listening socket and event
+    // channel handle, and each ring's local port (the core knows the domain's end only).
+    for (auto& r : state->records) {
+      if (auto* g = std::get_if<migration::global_record>(&r)) {
+        g->socket_fd = listeners.front().listener.fd();
+        g->evtchn_fd = rings ? rings->exec_event_fd().value_or(-1) : -1;
+      } else if (auto* c = std::get_if<migration::connection_record>(&r)) {
+        if (auto* ring = std::get_if<migration::ring_spec>(&c->spec)) {
+          auto port = rings ? rings->local_port(c->conn_id) : std::nullopt;
+          if (!port) return "Dump state error: no port for domain " + std::to_string(ring->domid) + "'s ring";
+          ring->evtchn = *port;
+        }
+      }
+    }
     auto bytes = migration::write_stream(*state);
     if (!bytes) return "Dump state error: " + bytes.error().message();
     const std::string path = live_update_state_path();
@@ -232,7 +247,8 @@ struct xenstored::impl final {
     std::vector<int> inherited{listeners.front().listener.fd()};
     for (auto& [id, conn] : sockets) inherited.push_back(conn->fd());
     for (int fd : inherited) ::fcntl(fd, F_SETFD, 0);
-    say(log_level::info, "live update: " + std::to_string(sockets.size()) + " connections, state in " + path +
+    say(log_level::info, "live update: " + std::to_string(sockets.size()) + " socket and " +
+                             std::to_string(rings ? rings->size() : 0) + " ring connections, state in " + path +
                              ", exec " + argv.front());
     const std::error_code ec = exec_live_update(argv);
     for (int fd : inherited) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -262,7 +278,7 @@ struct xenstored::impl final {
     settings.socket_path = listener->path();
     if (auto r = serve_listener(std::move(*listener), {conn_kind::socket, 0, settings.read_only}); !r)
       return fail(r.error());
-    auto opened = import_live_update_state(state, core);
+    auto opened = import_live_update_state(state, core, rings != nullptr);
     if (!opened) {
       say(log_level::error, "live update: " + opened.error());
       return fail(errc::invalid_argument);
@@ -288,8 +304,58 @@ struct xenstored::impl final {
       if (serve_socket(std::move(fd), id, c->unprocessed_input, now))
         touched.push_back(id);  // held input and unsent output go first
     }
-    say(log_level::info, "live update: restored " + std::to_string(sockets.size()) + " connections, " +
+    if (auto r = restore_rings(state, *global, *opened, now); !r) return r;
+    say(log_level::info, "live update: restored " + std::to_string(sockets.size()) + " socket and " +
+                             std::to_string(rings ? rings->size() : 0) + " ring connections, " +
                              std::to_string(core.stats().nodes) + " nodes");
+    return {};
+  }
+
+  // The rings' event-channel handle from GLOBAL's fd (its ports still bound), then every ring
+  // connection's page mapped again: grant ref 1, or our own kernel's page for our own domain. A
+  // page that cannot be mapped (the domain is dying, or revoked the grant) leaves the domain
+  // introduced without a connection, as C xenstored does: it is released when it dies.
+  result<void> restore_rings(const migration::stream& state, const migration::global_record& global,
+                             const std::vector<imported_connection>& opened, time_point now) {
+    if (global.evtchn_fd >= 0) {
+      if (!rings) {
+        ::close(global.evtchn_fd);
+      } else if (auto r = rings->adopt_event_channel(global.evtchn_fd); !r) {
+        say(log_level::error, "live update: the inherited event-channel handle (fd " +
+                                  std::to_string(global.evtchn_fd) + "): " + r.error().message());
+        return fail(r.error());
+      }
+    }
+    for (const auto& rec : state.records) {
+      const auto* c = std::get_if<migration::connection_record>(&rec);
+      const auto* spec = c ? std::get_if<migration::ring_spec>(&c->spec) : nullptr;
+      if (spec == nullptr) continue;
+      auto o = std::find_if(opened.begin(), opened.end(), [&](const auto& i) { return i.stream_id == c->conn_id; });
+      if (o == opened.end()) continue;
+      if (!rings || global.evtchn_fd < 0) {
+        say(log_level::error, "live update: domain " + std::to_string(spec->domid) +
+                                  "'s ring, and " + (rings ? "no event-channel handle in the state" : "no backend"));
+        return fail(errc::invalid_argument);
+      }
+      std::shared_ptr<mapped_pages> page;
+      if (spec->domid == rings_transport->self() && settings.dom0_ring) {
+        page = std::move(settings.dom0_ring->page);
+        settings.dom0_ring.reset();
+      } else {
+        const grant_ref_t ref = gnttab_reserved_xenstore;
+        auto mapped = rings_transport->grants().map(spec->domid, std::span<const grant_ref_t>(&ref, 1), access::read_write);
+        if (mapped) page = std::move(*mapped);
+        else say(log_level::warn, "live update: domain " + std::to_string(spec->domid) + "'s page: " +
+                                      mapped.error().message() + "; its connection is closed");
+      }
+      if (page) {
+        if (auto r = rings->restore(o->conn, spec->domid, std::move(page), spec->evtchn, o->unprocessed_input); r)
+          continue;
+        else say(log_level::warn, "live update: domain " + std::to_string(spec->domid) + "'s ring: " +
+                                      r.error().message() + "; its connection is closed");
+      }
+      core.close(o->conn, now);
+    }
     return {};
   }
 
@@ -398,6 +464,15 @@ result<std::unique_ptr<xenstored>> xenstored::create(daemon_settings settings, t
   }
   auto p = std::make_unique<impl>(std::move(settings), std::move(log), std::move(*loop));
   const auto& s = p->settings;
+  if (rings == nullptr && p->settings.dom0_ring) {
+    return fail(errc::invalid_argument);  // a ring to serve, and no transport to bind its port with
+  }
+  if (rings != nullptr) {
+    p->rings_transport = rings;
+    p->rings = std::make_unique<ring_host>(
+        *rings, *p->loop, p->core, [raw = p.get()](log_level l, const std::string& m) { raw->say(l, m); },
+        p->settings.trace);
+  }
   if (p->settings.restore) {
     auto state = std::move(*p->settings.restore);
     p->settings.restore.reset();
@@ -409,10 +484,8 @@ result<std::unique_ptr<xenstored>> xenstored::create(daemon_settings settings, t
     if (auto r = p->listen(g.path, {conn_kind::guest_socket, g.domid, false}); !r) return fail(r.error());
   }
   if (rings != nullptr) {
-    p->rings = std::make_unique<ring_host>(
-        *rings, *p->loop, p->core, [raw = p.get()](log_level l, const std::string& m) { raw->say(l, m); },
-        p->settings.trace);
     p->rings->start_domain_watch();
+    // Our own kernel's ring, unless a live update's state already served it.
     if (p->settings.dom0_ring) {
       auto& local = *p->settings.dom0_ring;
       auto id = p->rings->adopt(rings->self(), std::move(local.page), local.port, clock::now());
@@ -422,8 +495,6 @@ result<std::unique_ptr<xenstored>> xenstored::create(daemon_settings settings, t
         return fail(id.error());
       }
     }
-  } else if (p->settings.dom0_ring) {
-    return fail(errc::invalid_argument);  // a ring to serve, and no transport to bind its port with
   }
   return std::unique_ptr<xenstored>(new xenstored(std::move(p)));
 }

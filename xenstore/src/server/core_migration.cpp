@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "core_state.hpp"
@@ -194,11 +195,15 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
   // Pass 2: connections (a ring introduces its domain: its home exists already), then watches.
   std::vector<imported_connection> opened;
   std::map<std::uint32_t, conn_id> by_stream_id;
+  std::set<domid_t> ring_domains;
   for (const mig::record& rec : in.records) {
     if (const auto* c = std::get_if<mig::connection_record>(&rec)) {
       if (by_stream_id.contains(c->conn_id)) return fail(errc::invalid_argument);
       conn_id id;
       if (const auto* ring = std::get_if<mig::ring_spec>(&c->spec)) {
+        // One ring per domain, and only a real domain has one.
+        if (ring->domid >= domid_first_reserved || !ring_domains.insert(ring->domid).second)
+          return fail(errc::invalid_argument);
         id = s.open({conn_kind::ring, ring->domid, false}, now);
         detail::domain_state& d = s.domain_for(ring->domid);
         d.port = ring->evtchn;

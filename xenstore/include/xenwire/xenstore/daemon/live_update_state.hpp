@@ -23,8 +23,9 @@ inline constexpr char live_update_check_marker[] = "xenwire-xenstored live-updat
 tl::expected<migration::stream, std::string> read_live_update_state(const std::string& path);
 
 // Imports the state into `core` (fresh): the connections it opened, else why this daemon cannot
-// serve it (a ring connection, which this version cannot adopt yet; a state the core refuses).
+// serve it (domains' rings without a backend to serve them; a state the core refuses).
 tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(const migration::stream& state,
-                                                                                     server_core& core);
+                                                                                     server_core& core,
+                                                                                     bool serves_rings);
 
 }  // namespace xenwire::xenstore
