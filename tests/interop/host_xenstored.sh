@@ -12,7 +12,7 @@
 #                               (@releaseDomain fires, its nodes go) and the host stops clean
 #   hostile GUEST               a guest corrupts its ring indices (tests/interop/hostile_guest.cpp):
 #                               its ring stops, the daemon serves everyone else, nothing leaks
-#   live-update STEADY TARGET...
+#   live-update STEADY HALF TARGET...
 #                               live update to each TARGET in turn (c or xenwire-xenstored's
 #                               path) with ring guests and a dom0 watcher connected throughout
 # Debian's packages come as scripts/interop.sh takes them (build/interop/debs). Exit 77 (a ctest
@@ -126,15 +126,21 @@ request after corruption answered: no" cat "$out"
     check "dom6 is released" bash -c 'for _ in $(seq 100); do timeout 5 xenstore-exists /local/domain/6 || exit 0; sleep 0.05; done; exit 1'
     ;;
   live-update)
-    # live-update STEADY TARGET...: guests 5 and 6 run STEADY (tests/interop/guest_steady.cpp) over
-    # their rings and a dom0 watcher stays connected while `xenstore-control live-update` hands the
-    # host to each TARGET in turn (c, or the path of xenwire-xenstored). After each: the same pid
-    # runs the target's binary, the store outside the guests' data is the same, the watch fires.
-    # At the end every guest request was answered right and no watch event was lost or repeated.
-    steady=$1; shift
+    # live-update STEADY HALF TARGET...: guests 5 and 6 run STEADY (tests/interop/guest_steady.cpp)
+    # over their rings and a dom0 watcher stays connected while `xenstore-control live-update` hands
+    # the host to each TARGET in turn (c, or the path of xenwire-xenstored). Guest 7 runs HALF
+    # (half_frame_guest.cpp): the first update catches it with replies waiting and half a request
+    # sent. After each update: the same pid runs the target's binary, the store outside the guests'
+    # data is the same, the watch fires. At the end every guest request was answered right and no
+    # watch event was lost or repeated.
+    steady=$1 half=$2; shift 2
     xs_pid=$(sed -n 's/.*dom0.s xenstored (.*, pid \([0-9]*\)).*/\1/p' "$XENWIRE_RUN_DIR/$name/host.log" | head -1)
     [ -n "$xs_pid" ] || { bad "the host names its xenstored's pid"; host_log; exit 1; }
-    for d in 5 6; do check "build --domid $d" H build --domid $d; done
+    for d in 5 6 7; do check "build --domid $d" H build --domid $d; done
+    H run --domid 7 -- "$half" "$XENWIRE_RUN_DIR/flag7" >"$XENWIRE_RUN_DIR/half7.out" 2>&1 &
+    half_pid=$!
+    check "guest 7 is mid-frame" bash -c 'for _ in $(seq 200); do grep -q ready "$1" && exit 0; sleep 0.05; done; exit 1' \
+      _ "$XENWIRE_RUN_DIR/half7.out"
     for d in 5 6; do H run --domid $d -- "$steady" >"$XENWIRE_RUN_DIR/steady$d.out" 2>&1 & eval "steady_pid$d=\$!"; done
     for d in 5 6; do
       check "guest $d is writing" bash -c 'for _ in $(seq 200); do timeout 5 xenstore-read "$1" >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1' _ /local/domain/$d/data/k
@@ -164,7 +170,12 @@ request after corruption answered: no" cat "$out"
       check "guest 5 goes on after the update to $what" bash -c \
         'for _ in $(seq 200); do [ "$(timeout 5 xenstore-read "$1")" != "$2" ] && exit 0; sleep 0.05; done; exit 1' \
         _ /local/domain/5/data/k "$k5"
+      touch "$XENWIRE_RUN_DIR/flag7"
     done
+    if wait "$half_pid"; then ok "guest 7: $(tail -1 "$XENWIRE_RUN_DIR/half7.out")"; else
+      bad "guest 7 (mid-frame at the update)"; sed 's/^/  /' "$XENWIRE_RUN_DIR/half7.out" >&2
+    fi
+    expect "guest 7's write landed" "after-update" t xenstore-read /local/domain/7/data/half
     wait "$watch_pid"
     check "the dom0 watcher saw every update's write" test "$(wc -l <"$out")" -eq $((n_updates + 1))
     for d in 5 6; do t xenstore-write /local/domain/$d/stop 1; done
