@@ -5,6 +5,10 @@
 // start, first reply) of an empty daemon, which loses every connection and the store.
 //
 // Usage: bench_live_update_blackout [--nodes N] [--clients K] [--rounds R]
+//        bench_live_update_blackout --socket PATH [--binary FILE] [--cmdline ARGS] [--nodes N] [--clients K]
+// With --socket it measures one update of a daemon already serving PATH (Xen's C xenstored or ours
+// on the simulated host, with domains' rings connected: bench/live_update_compare.sh) to FILE with
+// command line ARGS (default: ourselves, as the daemon's own argv), and no restart baseline.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -141,9 +145,16 @@ struct round_result {
   double blackout_ms, ok_ms, restart_ms;
 };
 
-round_result one_round(const fs::path& dir, std::size_t nodes, std::size_t clients) {
-  const std::string socket = (dir / "socket").string();
-  const pid_t pid = spawn(dir, socket);
+struct update_target {
+  std::string socket;   // empty: spawn our own daemon in the round's directory
+  std::string binary = XENWIRE_XENSTORED_BINARY;
+  std::string cmdline;  // empty: the daemon's own argv
+};
+
+round_result one_round(const fs::path& dir, std::size_t nodes, std::size_t clients, const update_target& target) {
+  const bool external = !target.socket.empty();
+  const std::string socket = external ? target.socket : (dir / "socket").string();
+  const pid_t pid = external ? -1 : spawn(dir, socket);
   {
     conn filler(socket);
     // Pipelined: 256 writes in flight.
@@ -176,8 +187,11 @@ round_result one_round(const fs::path& dir, std::size_t nodes, std::size_t clien
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   conn control(socket);
-  if (control.call(xs::msg_type::control, z("live-update") + z("-f") + z(XENWIRE_XENSTORED_BINARY)) != "OK")
+  if (control.call(xs::msg_type::control, z("live-update") + z("-f") + z(target.binary)) != "OK")
     die("live-update -f refused");
+  if (!target.cmdline.empty() &&
+      control.call(xs::msg_type::control, z("live-update") + z("-c") + z(target.cmdline)) != "OK")
+    die("live-update -c refused");
   const auto t0 = clock_type::now();
   const std::string ok = control.call(xs::msg_type::control, z("live-update") + z("-s") + z("-t") + z("60"));
   const auto t1 = clock_type::now();
@@ -194,6 +208,7 @@ round_result one_round(const fs::path& dir, std::size_t nodes, std::size_t clien
     if (!watchers[i]->wait_event(5000)) die("a watcher lost its watch across the update");
   }
   watchers.clear();
+  if (external) return {ms(gap), ms(t1 - t0), 0};
   // Baseline: a plain restart, empty.
   const auto r0 = clock_type::now();
   stop(pid);
@@ -212,6 +227,7 @@ round_result one_round(const fs::path& dir, std::size_t nodes, std::size_t clien
 int main(int argc, char** argv) {
   std::size_t nodes = 1000, clients = 10;
   int rounds = 3;
+  update_target target;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto next = [&] {
@@ -221,8 +237,12 @@ int main(int argc, char** argv) {
     if (a == "--nodes") nodes = next();
     else if (a == "--clients") clients = next();
     else if (a == "--rounds") rounds = static_cast<int>(next());
-    else die("usage: bench_live_update_blackout [--nodes N] [--clients K] [--rounds R]");
+    else if (a == "--socket" && i + 1 < argc) target.socket = argv[++i];
+    else if (a == "--binary" && i + 1 < argc) target.binary = argv[++i];
+    else if (a == "--cmdline" && i + 1 < argc) target.cmdline = argv[++i];
+    else die("usage: bench_live_update_blackout [--nodes N] [--clients K] [--rounds R] [--socket PATH [--binary FILE] [--cmdline ARGS]]");
   }
+  if (!target.socket.empty()) rounds = 1;  // the store stays: one update per run
   std::signal(SIGPIPE, SIG_IGN);
   // Each watcher is a socket here and in the daemon (which inherits the limit).
   rlimit lim{};
@@ -233,7 +253,7 @@ int main(int argc, char** argv) {
   std::string tmpl = (fs::temp_directory_path() / "xs-lu-bench-XXXXXX").string();
   const fs::path dir = ::mkdtemp(tmpl.data());
   std::vector<round_result> r;
-  for (int i = 0; i < rounds; ++i) r.push_back(one_round(dir, nodes, clients));
+  for (int i = 0; i < rounds; ++i) r.push_back(one_round(dir, nodes, clients, target));
   fs::remove_all(dir);
   auto median = [&](double round_result::*f) {
     std::vector<double> v;
@@ -246,6 +266,10 @@ int main(int argc, char** argv) {
   std::printf("live update, %zu nodes, %zu watching clients + probe (median of %d)\n", nodes, clients, rounds);
   std::printf("  blackout seen by the probe  %8.1f ms\n", blackout);
   std::printf("  -s sent to OK received      %8.1f ms\n", ok);
+  if (!target.socket.empty()) {
+    std::printf("  to %s\n", target.binary.c_str());
+    return 0;
+  }
   std::printf("  baseline: empty restart     %8.1f ms (loses every connection and the store)\n", restart);
   std::printf("  blackout / empty restart    %8.2f\n", blackout / restart);
   return 0;
