@@ -316,7 +316,7 @@ TEST(LiveUpdateState, HostileStateFilesAreRefusedCleanly) {
                                          mig::node_record{0, 0, 0, {{0, xs::perm::none}}, "/a/b", "x"}})},
       {"duplicate connection", stream_of({mig::global_record{-1, -1}, conn_rec(1, mig::socket_spec{5}),
                                           conn_rec(1, mig::socket_spec{6}), root})},
-      {"ring connection", stream_of({mig::global_record{-1, -1}, conn_rec(1, mig::ring_spec{5}), root})},
+      {"ring connection without a backend", stream_of({mig::global_record{-1, -1}, conn_rec(1, mig::ring_spec{5}), root})},
   };
   std::string said;
   std::ofstream(dir / "good") << good;
