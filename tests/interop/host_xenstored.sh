@@ -186,6 +186,18 @@ request after corruption answered: no" cat "$out"
       fi
     done
     ;;
+  live-update-refused)
+    # Rings on a backend that cannot hand its event-channel handle to an exec'd image (the libxen
+    # emulation, until it keeps handles across exec): the dry run refuses, the daemon serves on.
+    check "build --domid 5" H build --domid 5
+    t xenstore-write /lu-refused kept || bad "xenstore-write"
+    said=$(XENSTORED_RUNDIR=$XENWIRE_RUN_DIR/$name t "$xen_bin/xenstore-control" live-update -c "--backend xen -N" \
+      "$daemon" 2>&1)
+    check "live update refused with the reason" grep -q "cannot be taken over after exec" <<<"$said"
+    expect "the daemon still serves dom0" "kept" t xenstore-read /lu-refused
+    check "and introduces a new guest" H build --domid 6
+    check "no state_dump left behind" test ! -e "$XENWIRE_RUN_DIR/$name/state_dump"
+    ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <syslog.h>
+#include <variant>
 
 #include "xenwire/xenstore/daemon/daemon_options.hpp"
 #include "xenwire/xenstore/daemon/live_update_state.hpp"
@@ -35,6 +36,30 @@ spdlog::level::level_enum to_spdlog(xs::log_level l) {
     case xs::log_level::error: return spdlog::level::err;
   }
   return spdlog::level::info;
+}
+
+// The dry run's share of -U that importing cannot show: taking the rings' event-channel handle back
+// from GLOBAL_DATA's fd, which this process inherited as the exec'd one will. Empty: no rings, or it
+// works. (A backend that cannot would leave every guest without a daemon after exec.)
+std::string check_event_channel_adoption(const xs::migration::stream& state, const std::string& backend) {
+  bool rings = false;
+  int fd = -1;
+  for (const auto& r : state.records) {
+    if (const auto* g = std::get_if<xs::migration::global_record>(&r)) fd = g->evtchn_fd;
+    const auto* c = std::get_if<xs::migration::connection_record>(&r);
+    if (c != nullptr && std::holds_alternative<xs::migration::ring_spec>(c->spec)) rings = true;
+  }
+  if (!rings) return {};
+  if (fd < 0) return "the state has domains' rings and no event-channel handle (GLOBAL_DATA's evtchn fd)";
+  auto kind = xenwire::backend::parse(backend);
+  if (!kind) return "no backend " + backend;
+  auto t = xenwire::backend::open(*kind, {.domid = 0});
+  if (!t) return "cannot open the " + xenwire::backend::describe(*kind) + " backend: " + t.error().message();
+  // Adopting takes the fd; ours is a copy of the old daemon's, which keeps its own.
+  if (auto ch = (*t)->adopt_event_channel(fd); !ch)
+    return "the rings' event-channel handle (fd " + std::to_string(fd) + ") cannot be taken over after exec: " +
+           ch.error().message();
+  return {};
 }
 
 }  // namespace
@@ -63,6 +88,12 @@ int main(int argc, char** argv) {
     xs::server_core core(opts->config);
     if (auto opened = xs::import_live_update_state(*state, core, opts->backend != "none"); !opened) {
       std::fprintf(stderr, "%s\n", opened.error().c_str());
+      return 1;
+    }
+    // Rings: the event-channel handle must be ours to take after exec. We inherited its fd too, so
+    // try now (a backend that cannot adopt one would leave every guest without a daemon).
+    if (std::string why = check_event_channel_adoption(*state, opts->backend); !why.empty()) {
+      std::fprintf(stderr, "%s\n", why.c_str());
       return 1;
     }
     std::printf("%s: %zu nodes, %zu connections\n", xs::live_update_check_marker, core.stats().nodes,
