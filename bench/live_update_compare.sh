@@ -5,7 +5,8 @@
 # socket (bench_live_update_blackout --socket). Alternates the daemons ROUNDS times.
 # usage: bench/live_update_compare.sh BUILD_DIR [NODES [CLIENTS [GUESTS [ROUNDS]]]]
 #   BUILD_DIR: a release build with tools (build/release); Debian's packages come as
-#   scripts/interop.sh takes them (build/interop).
+#   scripts/interop.sh takes them (build/interop). C_ONLY=1: only C (xenwire-xenstored cannot update
+#   itself with rings on the emulation until its event-channel handles survive exec).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
