@@ -5,8 +5,10 @@
 # socket (bench_live_update_blackout --socket). Alternates the daemons ROUNDS times.
 # usage: bench/live_update_compare.sh BUILD_DIR [NODES [CLIENTS [GUESTS [ROUNDS]]]]
 #   BUILD_DIR: a release build with tools (build/release); Debian's packages come as
-#   scripts/interop.sh takes them (build/interop). C_ONLY=1: only C (xenwire-xenstored cannot update
-#   itself with rings on the emulation until its event-channel handles survive exec).
+#   scripts/interop.sh takes them (build/interop).
+# Needs the libxen emulation to keep an event-channel handle across exec (xenevtchn_fdopen of an
+# inherited fd, issue 14): until then C's new image dies ("Failed to open evtchn device") and ours
+# is refused by its dry run, and this script reports the failure with the host's log.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
@@ -37,5 +39,5 @@ one() {  # one LABEL BINARY CMDLINE: a fresh host with that dom0 xenstored, upda
 
 for _ in $(seq "$rounds"); do
   one "C xenstored 4.17 -> itself" "$c_xenstored" "-N"
-  [ -n "${C_ONLY:-}" ] || one "xenwire-xenstored -> itself" "$ours" "--backend xen -N"
+  one "xenwire-xenstored -> itself" "$ours" "--backend xen -N"
 done
