@@ -183,5 +183,27 @@ TEST(CoreLiveUpdate, AMalformedUnsentOutputIsRefused) {
   EXPECT_FALSE(b.import_state(s, clock::now()));
 }
 
+TEST(CoreLiveUpdate, TwoRingsForOneDomainOrAReservedDomidAreRefused) {
+  auto stream_with = [](std::vector<mig::ring_spec> rings) {
+    mig::stream s{{mig::stream_version::v1, mig::byte_order::little}, {mig::global_record{}}};
+    std::uint32_t id = 1;
+    for (const auto& r : rings) {
+      mig::connection_record c;
+      c.conn_id = id++;
+      c.spec = r;
+      s.records.push_back(c);
+    }
+    s.records.push_back(mig::node_record{0, 0, 0, {{0, perm::none}}, "/", ""});
+    s.records.push_back(mig::end_record{});
+    return s;
+  };
+  server_core ok;
+  EXPECT_TRUE(ok.import_state(stream_with({mig::ring_spec{5}, mig::ring_spec{6}}), clock::now()));
+  server_core twice;
+  EXPECT_FALSE(twice.import_state(stream_with({mig::ring_spec{5}, mig::ring_spec{5}}), clock::now()));
+  server_core reserved;
+  EXPECT_FALSE(reserved.import_state(stream_with({mig::ring_spec{domid_first_reserved}}), clock::now()));
+}
+
 }  // namespace
 }  // namespace xenwire::xenstore::testing
