@@ -2,6 +2,7 @@
 #include "xenwire/sim/host_server.hpp"
 
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -28,10 +29,27 @@ namespace w = detail::wire;
 
 namespace {
 
-using object = std::variant<std::unique_ptr<shared_pages>, std::unique_ptr<mapped_pages>, std::unique_ptr<event_channel>>;
+// An event-channel handle, as an open file of the evtchn device: held by every connection whose
+// process has its fd (the image that opened it, a forked child that adopted it, the image after an
+// exec), and closed with the last of them — or, kept across exec, when its process exits.
+struct handle_entry {
+  std::unique_ptr<event_channel> channel;
+  domid_t domid = 0;
+  bool keep_across_exec = false;
+};
+
+using object = std::variant<std::unique_ptr<shared_pages>, std::unique_ptr<mapped_pages>, std::shared_ptr<handle_entry>>;
+
+// Handles kept across exec whose last connection closed while their process lives on: the image
+// after exec adopts them from the inherited fd; the process's exit releases them.
+struct parked_process {
+  int pid = 0;
+  std::vector<std::shared_ptr<handle_entry>> handles;
+};
 
 struct connection {
   unique_fd sock;
+  int pid = 0;  // SO_PEERCRED at accept
   bool greeted = false;
   domid_t domid = 0;
   bool owner = false;
@@ -67,6 +85,7 @@ struct host_server::impl {
   // Shutdown in progress: the requester's connection, companions still running, the kill timer.
   std::vector<int> companions;
   std::map<int, int> companion_pidfds;  // pidfd -> pid
+  std::map<int, parked_process> parked;  // by pidfd
   int shutdown_requester = -1;
   unique_fd kill_timer;
 
@@ -81,15 +100,18 @@ struct host_server::impl {
   result<void> reply(connection& c, w::reply r, std::span<const std::byte> tail = {}, std::span<const int> fds = {});
   // Text for a person (describe, the leak report): one line each, cut at the largest message.
   void reply_lines(connection& c, w::reply r, const std::vector<std::string>& lines);
-  void handle(connection& c, const w::request& rq, std::span<const std::byte> tail);
+  void handle(connection& c, const w::request& rq, std::span<const std::byte> tail, std::span<const int> fds);
   void hello(connection& c, const w::request& rq);
-  template <class T>
-  T* find(connection& c, std::uint64_t id) {
+  event_channel* find_handle(connection& c, std::uint64_t id) {
     auto it = c.objects.find(id);
     if (it == c.objects.end()) return nullptr;
-    auto* p = std::get_if<std::unique_ptr<T>>(&it->second);
-    return p == nullptr ? nullptr : p->get();
+    auto* p = std::get_if<std::shared_ptr<handle_entry>>(&it->second);
+    return p == nullptr ? nullptr : (*p)->channel.get();
   }
+  void park_kept_handles(connection& c);
+  void parked_process_exited(int pidfd);
+  void release_parked(const char* why);
+  void adopt_handle(connection& c, w::reply r, int fd);
   std::size_t processes_of(domid_t domid) const;
   std::vector<std::string> describe_lines() const;
   void begin_shutdown(connection& requester);
@@ -99,6 +121,10 @@ struct host_server::impl {
 
 host_server::impl::~impl() {
   for (auto& [fd, c] : conns) loop.remove(fd);
+  for (auto& [pidfd, p] : parked) {
+    loop.remove(pidfd);
+    ::close(pidfd);
+  }
   for (auto& [pidfd, pid] : companion_pidfds) {
     loop.remove(pidfd);
     ::close(pidfd);
@@ -137,6 +163,9 @@ void host_server::impl::accept_ready() {
     if (!fd) return;  // EAGAIN, or a client that gave up before we accepted
     auto c = std::make_unique<connection>();
     const int raw = fd.get();
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(raw, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) c->pid = cred.pid;
     c->sock = std::move(fd);
     if (auto r = loop.add(raw, EPOLLIN, [this, raw](std::uint32_t) { readable(raw); }); !r) continue;
     conns.emplace(raw, std::move(c));
@@ -158,9 +187,10 @@ void host_server::impl::readable(int fd) {
   std::memcpy(&rq, m->bytes.data(), sizeof rq);
   std::span<const std::byte> tail(m->bytes.data() + sizeof rq, m->bytes.size() - sizeof rq);
   if (tail.size() != std::size_t{rq.count} * sizeof(std::uint32_t)) return close_connection(fd, "sent a malformed request");
-  if (!m->fds.empty()) return close_connection(fd, "sent file descriptors");
+  const bool takes_fd = rq.op == static_cast<std::uint32_t>(w::op::adopt_handle);
+  if (m->fds.size() != (takes_fd ? 1U : 0U)) return close_connection(fd, "sent file descriptors");
   if (!c.greeted && rq.op != static_cast<std::uint32_t>(w::op::hello)) return close_connection(fd, "did not say hello");
-  handle(c, rq, tail);
+  handle(c, rq, tail, m->fds);
 }
 
 void host_server::impl::close_connection(int fd, const char* why) {
@@ -178,6 +208,7 @@ void host_server::impl::close_connection(int fd, const char* why) {
   for (auto& [id, o] : c->objects) {
     if (std::holds_alternative<std::unique_ptr<mapped_pages>>(o)) std::get<std::unique_ptr<mapped_pages>>(o).reset();
   }
+  if (c->greeted && !c->owner) park_kept_handles(*c);
   c->objects.clear();
   c->transport.reset();
   if (c->owner && c->greeted) {
@@ -315,7 +346,87 @@ void host_server::impl::companion_exited(int pidfd) {
   }
 }
 
+void host_server::impl::park_kept_handles(connection& c) {
+  std::vector<std::shared_ptr<handle_entry>> kept;
+  for (auto& [id, o] : c.objects) {
+    auto* h = std::get_if<std::shared_ptr<handle_entry>>(&o);
+    // use_count 1: no other connection (and no parked process) holds it.
+    if (h != nullptr && (*h)->keep_across_exec && h->use_count() == 1) kept.push_back(*h);
+  }
+  if (kept.empty() || c.pid <= 0) return;
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, c.pid, 0));
+  if (pidfd < 0) return;  // the process is gone: nothing will adopt them
+  if (auto r = loop.add(pidfd, EPOLLIN, [this, pidfd](std::uint32_t) { parked_process_exited(pidfd); }); !r) {
+    ::close(pidfd);
+    return;
+  }
+  say("dom" + std::to_string(c.domid) + " process " + std::to_string(c.pid) + " keeps " + std::to_string(kept.size()) +
+      " event-channel handles across exec");
+  parked.emplace(pidfd, parked_process{c.pid, std::move(kept)});
+}
+
+void host_server::impl::parked_process_exited(int pidfd) {
+  auto it = parked.find(pidfd);
+  if (it == parked.end()) return;
+  say("process " + std::to_string(it->second.pid) + " exited: releasing " + std::to_string(it->second.handles.size()) +
+      " event-channel handles it kept across exec");
+  loop.remove(pidfd);
+  ::close(pidfd);
+  parked.erase(it);
+}
+
+void host_server::impl::release_parked(const char* why) {
+  for (auto& [pidfd, p] : parked) {
+    say("process " + std::to_string(p.pid) + " " + why + ": releasing " + std::to_string(p.handles.size()) +
+        " event-channel handles it kept across exec");
+    loop.remove(pidfd);
+    ::close(pidfd);
+  }
+  parked.clear();
+}
+
+// The fd is the capability, as for the evtchn device: whoever holds a handle's eventfd (passed
+// down by exec or fork) may use the handle, within the same domain.
+void host_server::impl::adopt_handle(connection& c, w::reply r, int fd) {
+  const int self = ::getpid();
+  auto same_file = [&](const handle_entry& h) {
+    return ::syscall(SYS_kcmp, self, self, KCMP_FILE, fd, h.channel->fd()) == 0;
+  };
+  std::shared_ptr<handle_entry> found;
+  for (auto& [sock, other] : conns) {
+    if (!other->greeted || other->domid != c.domid) continue;
+    for (auto& [id, o] : other->objects) {
+      auto* h = std::get_if<std::shared_ptr<handle_entry>>(&o);
+      if (h != nullptr && same_file(**h)) found = *h;
+    }
+  }
+  for (auto it = parked.begin(); !found && it != parked.end(); ++it) {
+    auto& hs = it->second.handles;
+    for (auto h = hs.begin(); h != hs.end(); ++h) {
+      if ((*h)->domid != c.domid || !same_file(**h)) continue;
+      found = std::move(*h);
+      hs.erase(h);
+      break;
+    }
+    if (found && hs.empty()) {
+      loop.remove(it->first);
+      ::close(it->first);
+      parked.erase(it);
+      break;
+    }
+  }
+  if (!found) {
+    r.error = w::encode_error(make_error_code(errc::invalid_argument));
+    reply(c, r);
+    return;
+  }
+  r.object = c.next_id++;
+  c.objects.emplace(r.object, std::move(found));
+  reply(c, r);
+}
+
 void host_server::impl::finish_shutdown() {
+  release_parked("outlives the host");
   if (opts.before_leak_check) opts.before_leak_check();
   const clean_report report = host->check_clean();
   finished = true;
@@ -325,7 +436,8 @@ void host_server::impl::finish_shutdown() {
   reply_lines(*it->second, w::reply{}, report.leaks());
 }
 
-void host_server::impl::handle(connection& c, const w::request& rq, std::span<const std::byte> tail) {
+void host_server::impl::handle(connection& c, const w::request& rq, std::span<const std::byte> tail,
+                               std::span<const int> fds) {
   w::reply r;
   r.object = rq.object;
   auto answer = [&](const std::error_code& ec) {
@@ -384,14 +496,17 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
       return ok();
     }
     case w::op::open_handle: {
+      if (rq.a > 1) return answer(make_error_code(errc::invalid_argument));
       auto h = c.transport->open_event_channel();
       if (!h) return answer(h.error());
       const int efd = (*h)->fd();
       r.object = c.next_id++;
-      c.objects.emplace(r.object, std::move(*h));
+      c.objects.emplace(r.object, std::make_shared<handle_entry>(handle_entry{std::move(*h), c.domid, rq.a == 1}));
       reply(c, r, {}, std::span<const int>(&efd, 1));
       return;
     }
+    case w::op::adopt_handle:
+      return adopt_handle(c, r, fds[0]);
     case w::op::bind_unbound:
     case w::op::bind_interdomain:
     case w::op::bind_virq:
@@ -401,7 +516,7 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
     case w::op::mask:
     case w::op::unmask:
     case w::op::port_state: {
-      event_channel* h = find<event_channel>(c, rq.object);
+      event_channel* h = find_handle(c, rq.object);
       if (h == nullptr) return answer(make_error_code(errc::invalid_argument));
       result<evtchn_port_t> got = evtchn_port_t{0};
       switch (static_cast<w::op>(rq.op)) {
@@ -457,7 +572,7 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
       r.v1 = ep->port;
       r.v2 = c.next_id++;
       c.objects.emplace(r.object, std::move(ep->page));
-      c.objects.emplace(r.v2, std::move(ep->events));
+      c.objects.emplace(r.v2, std::make_shared<handle_entry>(handle_entry{std::move(ep->events), c.domid, false}));
       reply(c, r, out, std::span<const int>(&efd, 1));
       return;
     }

@@ -24,8 +24,8 @@ class remote_connection {
       : sock_(std::move(sock)), pages_(std::move(pages)), domid_(domid) {}
 
   // Sends `rq` (with `refs` after it) and waits for the reply; a reply carrying an error comes
-  // back as that error. errc::peer_closed once the host is gone.
-  result<call_result> call(wire::request rq, std::span<const std::uint32_t> refs = {});
+  // back as that error. errc::peer_closed once the host is gone. `fds` go with the request.
+  result<call_result> call(wire::request rq, std::span<const std::uint32_t> refs = {}, std::span<const int> fds = {});
 
   // The host's page file, which comes with the reply to hello.
   void adopt_pages(unique_fd pages) noexcept { pages_ = std::move(pages); }

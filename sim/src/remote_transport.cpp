@@ -2,6 +2,7 @@
 // pages mapped from the host's shared-memory object, each handle's eventfd polled locally.
 #include "xenwire/sim/remote.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -40,12 +41,13 @@ void testing::die_at_request(std::uint64_t n, bool after_send) noexcept {
 
 namespace detail {
 
-result<call_result> remote_connection::call(wire::request rq, std::span<const std::uint32_t> refs) {
+result<call_result> remote_connection::call(wire::request rq, std::span<const std::uint32_t> refs,
+                                            std::span<const int> fds) {
   rq.count = static_cast<std::uint32_t>(refs.size());
   std::lock_guard lock(mutex_);
   const bool dies = requests_sent.fetch_add(1, std::memory_order_relaxed) == die_at.load(std::memory_order_relaxed);
   if (dies && !die_after_send.load(std::memory_order_relaxed)) ::raise(SIGKILL);
-  if (auto s = wire::send_message(sock_.get(), std::as_bytes(std::span(&rq, 1)), std::as_bytes(refs), {}); !s) {
+  if (auto s = wire::send_message(sock_.get(), std::as_bytes(std::span(&rq, 1)), std::as_bytes(refs), fds); !s) {
     return fail(s.error());
   }
   if (dies) ::raise(SIGKILL);
@@ -280,12 +282,33 @@ result<std::unique_ptr<event_channel>> remote_transport::open_event_channel() {
   return std::unique_ptr<event_channel>(std::move(*h));
 }
 
-result<std::unique_ptr<remote_event_channel>> remote_transport::open_remote_event_channel() {
-  auto r = conn_->call(make(w::op::open_handle));
+result<std::unique_ptr<remote_event_channel>> remote_transport::open_remote_event_channel(bool keep_across_exec) {
+  auto r = conn_->call(make(w::op::open_handle, 0, keep_across_exec ? 1 : 0));
   if (!r) return fail(r.error());
   unique_fd efd(r->raw.take_fd(0));
   if (!efd) return fail(errc::protocol_error);
+  // FD_CLOEXEC is per descriptor: clearing it leaves the host's copy alone.
+  if (keep_across_exec && ::fcntl(efd.get(), F_SETFD, 0) != 0) return fail(os_error());
   return std::make_unique<remote_event_channel_impl>(conn_, r->head.object, std::move(efd));
+}
+
+result<std::unique_ptr<remote_event_channel>> remote_transport::adopt_remote_event_channel(int fd) {
+  if (fd < 0) return fail(errc::invalid_argument);
+  auto r = conn_->call(make(w::op::adopt_handle), {}, std::span<const int>(&fd, 1));
+  if (!r) return fail(r.error());
+  return std::make_unique<remote_event_channel_impl>(conn_, r->head.object, unique_fd(fd));
+}
+
+result<std::unique_ptr<event_channel>> remote_transport::open_event_channel_for_exec() {
+  auto h = open_remote_event_channel(true);
+  if (!h) return fail(h.error());
+  return std::unique_ptr<event_channel>(std::move(*h));
+}
+
+result<std::unique_ptr<event_channel>> remote_transport::adopt_event_channel(int fd) {
+  auto h = adopt_remote_event_channel(fd);
+  if (!h) return fail(h.error());
+  return std::unique_ptr<event_channel>(std::move(*h));
 }
 
 result<xenstore_endpoint> remote_transport::take_xenstore() {

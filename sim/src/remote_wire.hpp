@@ -26,7 +26,7 @@ enum class op : std::uint32_t {
   unshare,           // object
   map,               // a: peer, c: access, d: notify, refs -> object, page indices
   unmap,             // object
-  open_handle,       // -> object, fds: eventfd
+  open_handle,       // a: 1 to keep it across exec -> object, fds: eventfd
   close_handle,      // object
   bind_unbound,      // object, a: remote -> v0: port
   bind_interdomain,  // object, a: remote, b: remote port -> v0: port
@@ -43,6 +43,7 @@ enum class op : std::uint32_t {
   domains,           // -> entries (domain_entry)
   describe,          // -> text
   shutdown,          // -> text: leak report lines; the host exits after replying
+  adopt_handle,      // fds: a handle's eventfd, inherited across exec or fork -> object
 };
 
 // unmap_notify packed into one u64: bit 63 clear_byte present (offset in bits 0..11), bit 62 port

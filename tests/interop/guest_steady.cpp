@@ -36,7 +36,7 @@ int main() {
   if (!opened) return failed("client", opened.error().message());
   xs::client& c = *opened;
 
-  auto w = c.add_watch("data", {.token = "steady"});
+  auto w = c.add_watch("data", {.depth = std::nullopt, .queue_limit = 0, .token = "steady"});
   if (!w) return failed("watch data", w.error().message());
   std::size_t events = 0, fired = 1;  // the watch's initial event
   auto drain = [&] {

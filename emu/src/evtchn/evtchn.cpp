@@ -87,14 +87,13 @@ xenevtchn_handle* xenevtchn_open(struct xentoollog_logger* /*logger: we never lo
       emu::fail_errno(t.error());
       return nullptr;
     }
-    auto opened = (*t)->open_remote_event_channel();
+    // Without FD_CLOEXEC the handle's ports outlive an exec, as C xenstored's live update needs.
+    auto opened = (*t)->open_remote_event_channel((flags & XENEVTCHN_NO_CLOEXEC) != 0);
     if (!opened) {
       emu::fail_errno(opened.error());
       return nullptr;
     }
     std::shared_ptr<sim::remote_event_channel> channel = std::move(*opened);
-    // FD_CLOEXEC is per descriptor, so clearing it does not touch the host's copy.
-    if ((flags & XENEVTCHN_NO_CLOEXEC) != 0) ::fcntl(channel->fd(), F_SETFD, 0);
     emu::remember_channel(channel, *t);
     return make_handle(std::move(*t), std::move(channel));
   } catch (const std::bad_alloc&) {
@@ -103,20 +102,31 @@ xenevtchn_handle* xenevtchn_open(struct xentoollog_logger* /*logger: we never lo
   }
 }
 
-// xenevtchn_fdopen → another handle on the open handle whose fd this is; ENOSYS for an fd this
-// process did not open (an fd inherited across exec: its ports lived in the old connection).
+// xenevtchn_fdopen → another handle on the open handle whose fd this is; an fd this process did not
+// open (inherited across exec or fork, as by C xenstored's live update) is adopted from the host,
+// ports and all, and the handle owns it from then on. EBADF if no handle of this domain has it.
 xenevtchn_handle* xenevtchn_fdopen(struct xentoollog_logger* /*logger*/, int fd, unsigned open_flags) {
   if (open_flags != 0) {  // XENEVTCHN_NO_CLOEXEC is rejected, as by Xen
     emu::fail_errno(EINVAL);
     return nullptr;
   }
   try {
-    auto known = emu::find_channel(fd);
-    if (!known) {
-      emu::fail_errno(ENOSYS);
+    if (auto known = emu::find_channel(fd)) {
+      return make_handle(std::move(known->transport), std::move(known->channel));
+    }
+    auto t = emu::process_transport();
+    if (!t) {
+      emu::fail_errno(t.error());
       return nullptr;
     }
-    return make_handle(std::move(known->transport), std::move(known->channel));
+    auto adopted = (*t)->adopt_remote_event_channel(fd);
+    if (!adopted) {
+      emu::fail_errno(adopted.error() == make_error_code(errc::invalid_argument) ? EBADF : emu::to_errno(adopted.error()));
+      return nullptr;
+    }
+    std::shared_ptr<sim::remote_event_channel> channel = std::move(*adopted);
+    emu::remember_channel(channel, *t);
+    return make_handle(std::move(*t), std::move(channel));
   } catch (const std::bad_alloc&) {
     emu::fail_errno(ENOMEM);
     return nullptr;

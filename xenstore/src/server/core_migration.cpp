@@ -204,8 +204,14 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
         // One ring per domain, and only a real domain has one.
         if (ring->domid >= domid_first_reserved || !ring_domains.insert(ring->domid).second)
           return fail(errc::invalid_argument);
-        id = s.open({conn_kind::ring, ring->domid, false}, now);
         detail::domain_state& d = s.domain_for(ring->domid);
+        // Introduced already, as the stream's store shows it: no home is made (C's own dom0 ring
+        // has none) and @introduceDomain does not fire again.
+        if (!d.introduced) {
+          d.introduced = true;
+          d.credit.start(now, s.config.write_rate);
+        }
+        id = s.open({conn_kind::ring, ring->domid, false}, now);
         d.port = ring->evtchn;
         if (ring->target_domid != mig::domid_invalid) d.target = ring->target_domid;
       } else {

@@ -81,7 +81,15 @@ class remote_transport final : public xenwire::transport {
   grant_table& grants() noexcept override;
   // The handles are remote_event_channel.
   result<std::unique_ptr<event_channel>> open_event_channel() override;
-  result<std::unique_ptr<remote_event_channel>> open_remote_event_channel();
+  // keep_across_exec: the handle's fd() is inherited by an image this process execs, and its ports
+  // stay bound until that image adopts it or the process exits (xenevtchn_open with
+  // XENEVTCHN_NO_CLOEXEC); a forked child may adopt it too, and shares it.
+  result<std::unique_ptr<remote_event_channel>> open_remote_event_channel(bool keep_across_exec = false);
+  // The handle whose fd (inherited across exec or fork) this is, on this connection; the handle
+  // takes `fd` (closes it) on success only. errc::invalid_argument if no handle of this domain has it.
+  result<std::unique_ptr<remote_event_channel>> adopt_remote_event_channel(int fd);
+  result<std::unique_ptr<event_channel>> open_event_channel_for_exec() override;
+  result<std::unique_ptr<event_channel>> adopt_event_channel(int fd) override;
   // VIRQ_DOM_EXC on a handle of its own (one per domain, as on Xen) and the host's domain list;
   // dom0 only.
   result<std::unique_ptr<domain_watch>> watch_domains() override;
