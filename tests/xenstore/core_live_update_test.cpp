@@ -4,6 +4,8 @@
 // to a fresh core that sends the same bytes and hands the input back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "core_harness.hpp"
@@ -203,6 +205,33 @@ TEST(CoreLiveUpdate, TwoRingsForOneDomainOrAReservedDomidAreRefused) {
   EXPECT_FALSE(twice.import_state(stream_with({mig::ring_spec{5}, mig::ring_spec{5}}), clock::now()));
   server_core reserved;
   EXPECT_FALSE(reserved.import_state(stream_with({mig::ring_spec{domid_first_reserved}}), clock::now()));
+}
+
+// The stream's store is the store: a ring's domain is introduced without the home a fresh
+// introduction makes (C xenstored's own dom0 ring has no /local/domain/0).
+TEST(CoreLiveUpdate, ImportedRingsIntroduceTheirDomainsWithoutMakingHomes) {
+  mig::stream s{{mig::stream_version::v1, mig::byte_order::little}, {mig::global_record{}}};
+  mig::connection_record dom0_ring, guest_ring;
+  dom0_ring.conn_id = 1;
+  dom0_ring.spec = mig::ring_spec{0};
+  guest_ring.conn_id = 2;
+  guest_ring.spec = mig::ring_spec{5};
+  s.records.push_back(dom0_ring);
+  s.records.push_back(guest_ring);
+  s.records.push_back(mig::node_record{0, 0, 0, {{0, perm::none}}, "/", ""});
+  s.records.push_back(mig::end_record{});
+  server_core core;
+  ASSERT_TRUE(core.import_state(s, clock::now()));
+  auto domains = core.introduced_domains();
+  std::sort(domains.begin(), domains.end());
+  EXPECT_EQ(domains, (std::vector<domid_t>{0, 5}));
+  auto again = core.export_state({.version = mig::stream_version::v1});
+  ASSERT_TRUE(again) << again.error().message();
+  for (const auto& r : again->records) {
+    if (const auto* n = std::get_if<mig::node_record>(&r)) {
+      EXPECT_EQ(n->path.rfind("/local", 0), std::string::npos) << n->path;
+    }
+  }
 }
 
 }  // namespace
