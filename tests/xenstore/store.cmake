@@ -6,6 +6,7 @@ xenwire_test(xenstore_store_tests
     ${CMAKE_CURRENT_SOURCE_DIR}/store_accounting_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/store_model_test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/store_scale_test.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/store_load_test.cpp
   DEPS xenwire::xenstore_server rapidcheck_gtest rapidcheck
   LABELS xenstore)
 

@@ -159,6 +159,8 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
   if (!s.conns.empty() || !s.domains.empty() || s.db.node_count() != 1) return fail(errc::invalid_argument);
 
   // Pass 1: quotas, nodes and domains, so that connections find their homes and domain records.
+  // The nodes go into the store at once (a write each would copy paths: ~20 µs a node).
+  std::vector<loaded_node> nodes;
   for (const mig::record& rec : in.records) {
     if (std::holds_alternative<mig::transaction_record>(rec)) return fail(errc::not_supported);
     if (const auto* g = std::get_if<mig::global_quota_record>(&rec)) {
@@ -175,23 +177,16 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
         s.special_perms[0] = n->perms;
         continue;
       }
-      if (n->path != "/") {
-        // Parents come first (pre-order): a node whose parent is missing is a broken state, not a
-        // request to create it.
-        const auto slash = n->path.rfind('/');
-        const std::string_view parent = slash == 0 ? std::string_view("/") : std::string_view(n->path).substr(0, slash);
-        if (!s.db.read(parent)) return fail(errc::invalid_argument);
-      }
-      if (n->path != "/" || !n->value.empty()) {
-        if (!s.db.write(n->path, n->value, creator{0, true})) return fail(errc::invalid_argument);
-      }
-      if (!s.db.set_perms(n->path, n->perms)) return fail(errc::invalid_argument);
+      // Parents come first (pre-order): a node whose parent is missing is a broken state, not a
+      // request to create it; load refuses it, and duplicates.
+      nodes.push_back({n->path, n->value, n->perms});
     } else if (const auto* d = std::get_if<mig::domain_record>(&rec)) {
       detail::domain_state& ds = s.domain_for(d->domid);
       if (in.pre.version == mig::stream_version::v2) ds.features = d->features;
       apply_quotas(d->quotas, ds.quotas);
     }
   }
+  if (auto r = s.db.load(std::move(nodes)); !r) return fail(errc::invalid_argument);
   // Pass 2: connections (a ring introduces its domain: its home exists already), then watches.
   std::vector<imported_connection> opened;
   std::map<std::uint32_t, conn_id> by_stream_id;

@@ -106,6 +106,22 @@ child_map child_map::with(std::string_view name, node_ref node) const { return c
 
 child_map child_map::without(std::string_view name) const { return child_map(erase(root_, name)); }
 
+namespace {
+// The middle entry at the root of each range: both halves' heights differ by at most one (AVL).
+// Recursion depth log2 n.
+entry_ref build_balanced(std::vector<std::pair<std::string, node_ref>>& e, std::size_t lo, std::size_t hi) {
+  if (lo == hi) return {};
+  const std::size_t mid = lo + (hi - lo) / 2;
+  entry_ref l = build_balanced(e, lo, mid);
+  entry_ref r = build_balanced(e, mid + 1, hi);
+  return make(std::move(e[mid].first), std::move(e[mid].second), std::move(l), std::move(r));
+}
+}  // namespace
+
+child_map child_map::from_sorted(std::vector<std::pair<std::string, node_ref>>&& entries) {
+  return child_map(build_balanced(entries, 0, entries.size()));
+}
+
 void child_map::cursor::push_left(const child_entry* e) {
   for (; e != nullptr; e = e->left.get()) stack_.push_back(e);
 }

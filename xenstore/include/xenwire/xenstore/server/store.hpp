@@ -65,6 +65,13 @@ class store_snapshot {
   node_ref root_;
 };
 
+// One node of a whole store given at once (store::load).
+struct loaded_node {
+  std::string path;
+  std::string value;
+  node_perms perms;
+};
+
 class store {
  public:
   // Just "/", owned by dom0 with no access for others ("n0"), generation 0.
@@ -110,6 +117,13 @@ class store {
   std::uint64_t node_count() const noexcept { return root_->subtree_size(); }
   domain_usage usage(domid_t domid) const noexcept;
   const std::unordered_map<domid_t, domain_usage>& usage() const noexcept { return usage_; }
+
+  // A fresh store (just "/", nothing applied) takes a whole tree at once, built bottom-up: two
+  // allocations a node, no path copying (live update's import; a write per node costs ~20 µs at a
+  // million nodes). Parents come before their children; "/" may be given for the root's value and
+  // perms. EINVAL, leaving the store as it was, for a store that is not fresh, a bad path, a
+  // duplicate, a missing parent or empty perms. Every node gets a new generation.
+  xs_result<void> load(std::vector<loaded_node>&& nodes);
 
   // Full invariant check (CONTROL check, fuzzers, tests): recounts accounting from scratch and
   // compares, perms non-empty, names valid, generations <= the counter, child maps well formed.
