@@ -23,3 +23,13 @@ if(XENWIRE_BENCH_XENVCHAN_FOUND AND CMAKE_C_COMPILER_LOADED)
   target_compile_definitions(bench_host_vchan_peer_libxenvchan PRIVATE _DEFAULT_SOURCE)
   target_compile_options(bench_host_vchan_peer_libxenvchan PRIVATE -Wall -Wextra)
 endif()
+
+# Request latency over a guest's ring with 1 and with up to 1,000 guests connected, watching and
+# busy (issue 15's scale target), against any dom0 xenstored the host can run.
+if(TARGET xenwire-host)
+  add_executable(bench_xenstore_ring_guests ${CMAKE_CURRENT_SOURCE_DIR}/xenstore_ring_guests.cpp)
+  target_link_libraries(bench_xenstore_ring_guests PRIVATE xenwire::sim_host xenwire::xenstore_client Threads::Threads)
+  xenwire_warnings(bench_xenstore_ring_guests)
+  target_compile_definitions(bench_xenstore_ring_guests PRIVATE XENWIRE_HOST_BINARY="$<TARGET_FILE:xenwire-host>")
+  add_dependencies(bench_xenstore_ring_guests xenwire-host xenwire-xenstored)
+endif()
