@@ -169,6 +169,7 @@ request after corruption answered: no" cat "$out"
       fi
       expect "pid $xs_pid now runs $what" "$(readlink -f "$bin")" readlink -f /proc/$xs_pid/exe
       expect "the store is the same after the update to $what" "$before" dump
+      check "CONTROL check passes after the update to $what" t "$xen_bin/xenstore-control" check
       t xenstore-write /lu/update$n x || bad "dom0 writes after the update to $what"
       check "guest 5 goes on after the update to $what" bash -c \
         'for _ in $(seq 200); do [ "$(timeout 5 xenstore-read "$1")" != "$2" ] && exit 0; sleep 0.05; done; exit 1' \
