@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "core_state.hpp"
-#include "store_tree.hpp"
 
 namespace xenwire::xenstore {
 
@@ -95,20 +94,27 @@ void export_transaction(const detail::core_impl& s, conn_id conn, std::uint32_t 
     r.push_back(mig::node_record{conn, tx_id, mig::node_access_read, {{0, perm::none}}, std::string(doomed_marker_path), {}});
 }
 
+// A pending node as the document allows it: known access bits; a deletion (no access) without
+// perms or value; anything else with perms; no special node but xenwire's doom marker (read).
+bool valid_pending(const mig::node_record& n) {
+  if (n.access & ~(mig::node_access_read | mig::node_access_written)) return false;
+  if (n.access == 0) return n.perms.empty() && n.value.empty();
+  if (n.perms.empty()) return false;
+  if (n.path.starts_with('@')) return n.path == doomed_marker_path && n.access == mig::node_access_read;
+  return true;
+}
+
 // Brings the transaction's own view of one node to what the record says, through the normal
 // transaction code (so the transaction-nodes quota and the accounting delta apply). Reading first
 // records the access with the node's generation now, as the original's first touch did.
 result<void> replay_node(store_transaction& tx, const creator& me, const mig::node_record& n, bool& doomed) {
-  if (n.access & ~(mig::node_access_read | mig::node_access_written)) return fail(errc::invalid_argument);
   auto cur = tx.read(n.path);
   if (!cur && cur.error() != xs_error::enoent) return fail(errc::invalid_argument);
   const store_node* now = cur ? cur->get() : nullptr;
   if (n.access == 0) {  // the document's deletion
-    if (!n.perms.empty() || !n.value.empty()) return fail(errc::invalid_argument);
     if (now != nullptr && !tx.rm(n.path)) return fail(errc::invalid_argument);
     return {};
   }
-  if (n.perms.empty()) return fail(errc::invalid_argument);
   if (!(n.access & mig::node_access_written)) {
     // Only read: it must still be what the transaction saw, else the transaction has conflicted.
     if (now == nullptr || now->value() != n.value || now->perms() != n.perms) doomed = true;
@@ -124,23 +130,20 @@ result<void> replay_node(store_transaction& tx, const creator& me, const mig::no
 }
 
 // Re-opens one transaction on its connection: quotas are charged as by TRANSACTION_START, then
-// its nodes are replayed parents first. Its snapshot is the store as imported.
+// its nodes are replayed parents first. Its snapshot is the store as imported. A doomed one only
+// keeps a view to read: what its replay cannot redo (the store moved on under it) is left out.
 result<void> import_transaction(detail::core_impl& s, detail::connection& c, std::uint32_t tx_id,
                                 std::vector<const mig::node_record*> nodes, time_point now) {
+  if (!std::all_of(nodes.begin(), nodes.end(), [](const auto* n) { return valid_pending(*n); }))
+    return fail(errc::invalid_argument);
   auto t = s.begin_transaction(c, tx_id, now);
   if (!t) return fail(errc::invalid_argument);
+  bool doomed = std::erase_if(nodes, [](const auto* n) { return n->path == doomed_marker_path; }) > 0;
+  const bool marked = doomed;
   std::sort(nodes.begin(), nodes.end(), [](const auto* a, const auto* b) { return a->path < b->path; });
   const creator me{c.domid(), c.privileged};
-  bool doomed = false;
-  for (const mig::node_record* n : nodes) {
-    if (n->path == doomed_marker_path) {
-      if (n->access != mig::node_access_read) return fail(errc::invalid_argument);
-      doomed = true;
-      continue;
-    }
-    if (n->path.starts_with('@')) return fail(errc::invalid_argument);
-    if (auto r = replay_node(*(*t)->tx, me, *n, doomed); !r) return r;
-  }
+  for (const mig::node_record* n : nodes)
+    if (auto r = replay_node(*(*t)->tx, me, *n, doomed); !r && !marked) return r;
   (*t)->doomed = doomed;
   // The next TRANSACTION_START must not hand out an id in use (it skips open ones anyway).
   if (tx_id >= c.next_tx_id) c.next_tx_id = tx_id + 1;
