@@ -373,5 +373,25 @@ TEST(CoreLiveUpdate, CarriedTransactionsKeepTheirIdsAndNewOnesGetFreshOnes) {
   EXPECT_TRUE(b.core().check());
 }
 
+TEST(CoreLiveUpdate, ADoomedTransactionImportsEvenWhenItsReplayCannotBeRedone) {
+  core_harness a;
+  const conn_id d0 = a.dom0();
+  ASSERT_TRUE(a.introduce(5).ok());
+  const conn_id ring = a.host().rings.at(5);
+  ASSERT_TRUE(a.request(d0, msg_type::set_quota, H::z("5") + H::z("transaction-nodes") + H::z("3")).ok());
+  ASSERT_TRUE(a.write(ring, "data/big/a", "1").ok());
+  const std::uint32_t tx = a.start(ring);
+  ASSERT_TRUE(a.rm(ring, "data/big", tx).ok());  // data, data/big, data/big/a: the quota's 3
+  // The subtree grows meanwhile: removing it again would touch 5 nodes.
+  ASSERT_TRUE(a.write(d0, "/local/domain/5/data/big/b", "2").ok());
+  ASSERT_TRUE(a.write(d0, "/local/domain/5/data/big/c", "3").ok());
+  core_harness b;
+  const carried ids = carry(a, b);
+  ASSERT_NE(ids(ring), 0U);
+  EXPECT_EQ(b.end(ids(ring), tx, true).error(), "EAGAIN");
+  EXPECT_EQ(b.read(ids(d0), "/local/domain/5/data/big/c").str(), "3");
+  EXPECT_TRUE(b.core().check());
+}
+
 }  // namespace
 }  // namespace xenwire::xenstore::testing
