@@ -71,14 +71,13 @@ result<void> restore_output(detail::core_impl& s, detail::connection& c, std::st
   return {};
 }
 
-
 // A transaction's pending nodes as the design document has them: each node it touched, as its own
 // view has it, with access `written` if it changed it, else `read`; a node absent from its view
 // (deleted by it, or looked for and not found) as the document's deletion: no access, perms or
 // value. One that already conflicted (its commit would answer EAGAIN) also gets xenwire's doom
 // marker (see doomed_marker_path).
-void export_transaction(const detail::core_impl& s, conn_id conn, std::uint32_t tx_id, const detail::open_transaction& t,
-                        std::vector<mig::record>& r) {
+void export_transaction(const detail::core_impl& s, conn_id conn, std::uint32_t tx_id,
+                        const detail::open_transaction& t, std::vector<mig::record>& r) {
   r.push_back(mig::transaction_record{conn, tx_id});
   for (const auto& touched : t.tx->touched_nodes()) {
     std::string path(touched.path);
@@ -91,7 +90,8 @@ void export_transaction(const detail::core_impl& s, conn_id conn, std::uint32_t 
     r.push_back(mig::node_record{conn, tx_id, access, n->perms(), std::move(path), n->value()});
   }
   if (t.doomed || s.db.conflicts(*t.tx))
-    r.push_back(mig::node_record{conn, tx_id, mig::node_access_read, {{0, perm::none}}, std::string(doomed_marker_path), {}});
+    r.push_back(mig::node_record{conn, tx_id, mig::node_access_read, {{0, perm::none}},
+                                 std::string(doomed_marker_path), {}});
 }
 
 // A pending node as the document allows it: known access bits; a deletion (no access) without
@@ -285,8 +285,8 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<const mig::node_record*>> transactions;
   for (const mig::record& rec : in.records) {
     if (const auto* t = std::get_if<mig::transaction_record>(&rec)) {
-      if (!by_stream_id.contains(t->conn_id) || t->tx_id == 0 || !transactions.try_emplace({t->conn_id, t->tx_id}).second)
-        return fail(errc::invalid_argument);
+      const bool fresh = transactions.try_emplace({t->conn_id, t->tx_id}).second;
+      if (!by_stream_id.contains(t->conn_id) || t->tx_id == 0 || !fresh) return fail(errc::invalid_argument);
       continue;
     }
     if (const auto* n = std::get_if<mig::node_record>(&rec); n && n->conn_id != 0) {

@@ -11,7 +11,8 @@ xs_result<open_transaction*> core_impl::begin_transaction(connection& c, std::ui
       return xs_fail(xs_error::enospc);
   }
   auto tx = std::make_unique<transaction>(db.begin(quota_of(c, quota::transaction_nodes)));
-  auto [it, inserted] = c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead, release_count, now});
+  auto [it, inserted] =
+      c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead, release_count, now});
   if (!inserted) return xs_fail(xs_error::eexist);
   if (d) {
     ++d->transactions;
