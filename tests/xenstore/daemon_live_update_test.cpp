@@ -153,6 +153,14 @@ class LiveUpdate : public ::testing::Test {
       if (c == '\0') c = ' ';
     return s;
   }
+  // A target that is not a xenwire binary (its file lacks the markers), as C xenstored would be: a
+  // script that execs ours, so the state is still read after it.
+  std::string foreign_binary() const {
+    const fs::path p = dir_ / "c-xenstored";
+    std::ofstream(p) << "#!/bin/sh\nexec " << XENWIRE_XENSTORED_BINARY << " \"$@\"\n";
+    fs::permissions(p, fs::perms::owner_all);
+    return p.string();
+  }
   static std::string lu(std::vector<std::string> args) {
     std::string p = z("live-update");
     for (auto& a : args) p += z(a);
@@ -235,10 +243,10 @@ TEST_F(LiveUpdate, RefusedAndFailedUpdatesLeaveTheDaemonServing) {
   std::ofstream(dir_ / "plain") << "x";
   EXPECT_EQ(c.call(xs::msg_type::control, lu({"-f", (dir_ / "plain").string()})).str(), "File not executable.");
 
-  // An open transaction: the start waits for it, then gives C's reason.
+  // An open transaction and a foreign binary: the start waits for it, then gives C's reason.
   const std::string tx = t.call(xs::msg_type::transaction_start, z("")).str();
   ASSERT_NE(tx, "");
-  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", foreign_binary()})).str(), "OK");
   const std::string why = c.call(xs::msg_type::control, lu({"-s", "-t", "1"})).str();
   EXPECT_EQ(why.rfind("Domains with long running transactions:\nDomain 0: ", 0), 0U) << why;
   EXPECT_EQ(cmdline().find(" -U"), std::string::npos);
@@ -263,11 +271,11 @@ TEST_F(LiveUpdate, RefusedAndFailedUpdatesLeaveTheDaemonServing) {
   EXPECT_EQ(t.call(xs::msg_type::read, z("/keep")).str(), "1");
   EXPECT_FALSE(fs::exists(dir_ / "state_dump"));
 
-  // -F: a transaction open past the timeout is left behind; the update goes ahead, here with a
-  // command line of the operator's.
+  // -F with a foreign binary: a transaction open past the timeout is left behind; the update goes
+  // ahead, here with a command line of the operator's.
   const std::string tx2 = t.call(xs::msg_type::transaction_start, z("")).str();
   ASSERT_EQ(t.call(xs::msg_type::write, z("/in-tx") + "1", static_cast<std::uint32_t>(std::stoul(tx2))).str(), "OK");
-  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", foreign_binary()})).str(), "OK");
   ASSERT_EQ(c.call(xs::msg_type::control, lu({"-c", "-N  --socket " + socket_ + "\t--log-level debug"})).str(), "OK");
   EXPECT_EQ(c.call(xs::msg_type::control, lu({"-s", "-t", "1", "-F"})).str(), "OK");
   EXPECT_EQ(cmdline(), std::string(XENWIRE_XENSTORED_BINARY) + " -N --socket " + socket_ + " --log-level debug -U ");
@@ -275,6 +283,49 @@ TEST_F(LiveUpdate, RefusedAndFailedUpdatesLeaveTheDaemonServing) {
   EXPECT_EQ(end.h.type, static_cast<std::uint32_t>(xs::msg_type::error)) << end.str();
   EXPECT_EQ(t.call(xs::msg_type::read, z("/in-tx")).str(), "ENOENT");
   EXPECT_EQ(t.call(xs::msg_type::read, z("/keep")).str(), "1");
+}
+
+// To a xenwire binary, open transactions cross: the start does not wait for them, and the clients'
+// next requests in them behave as if no update had happened.
+TEST_F(LiveUpdate, OpenTransactionsCrossToAXenwireBinary) {
+  raw_client c(socket_), t(socket_), loser(socket_);
+  ASSERT_EQ(c.call(xs::msg_type::write, z("/keep") + "1").str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::write, z("/gone/child") + "x").str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::write, z("/dir") + "").str(), "OK");
+  const auto tx = static_cast<std::uint32_t>(std::stoul(t.call(xs::msg_type::transaction_start, z("")).str()));
+  ASSERT_EQ(t.call(xs::msg_type::read, z("/keep"), tx).str(), "1");
+  ASSERT_EQ(t.call(xs::msg_type::write, z("/in-tx/a") + "1", tx).str(), "OK");
+  ASSERT_EQ(t.call(xs::msg_type::rm, z("/gone"), tx).str(), "OK");
+  // This one conflicts after the update.
+  const auto lt = static_cast<std::uint32_t>(std::stoul(loser.call(xs::msg_type::transaction_start, z("")).str()));
+  ASSERT_EQ(loser.call(xs::msg_type::read, z("/dir/watched"), lt).str(), "ENOENT");
+  ASSERT_EQ(loser.call(xs::msg_type::write, z("/loser") + "1", lt).str(), "OK");
+
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-s", "-t", "30"})).str(), "OK");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "no waiting for the transactions";
+  EXPECT_NE(cmdline().find(" -U"), std::string::npos) << cmdline();
+  EXPECT_FALSE(fs::exists(dir_ / "state_dump"));
+
+  // Inside, the transaction's view; outside, the store as it was.
+  EXPECT_EQ(t.call(xs::msg_type::read, z("/in-tx/a"), tx).str(), "1");
+  EXPECT_EQ(t.call(xs::msg_type::read, z("/gone/child"), tx).str(), "ENOENT");
+  EXPECT_EQ(c.call(xs::msg_type::read, z("/in-tx/a")).str(), "ENOENT");
+  EXPECT_EQ(c.call(xs::msg_type::read, z("/gone/child")).str(), "x");
+  // Not what t's transaction touched ("/" gained and lost children in it): /dir only gains one.
+  ASSERT_EQ(c.call(xs::msg_type::write, z("/dir/watched") + "now").str(), "OK");
+  EXPECT_EQ(t.call(xs::msg_type::transaction_end, z("T"), tx).str(), "OK");
+  EXPECT_EQ(c.call(xs::msg_type::read, z("/in-tx/a")).str(), "1");
+  EXPECT_EQ(c.call(xs::msg_type::read, z("/gone")).str(), "ENOENT");
+  EXPECT_EQ(loser.call(xs::msg_type::transaction_end, z("T"), lt).str(), "EAGAIN");
+  EXPECT_EQ(c.call(xs::msg_type::read, z("/loser")).str(), "ENOENT");
+  // A new transaction gets an id of its own.
+  const std::string fresh = t.call(xs::msg_type::transaction_start, z("")).str();
+  EXPECT_NE(fresh, std::to_string(tx));
+  EXPECT_NE(fresh, std::to_string(lt));
+  EXPECT_EQ(t.call(xs::msg_type::transaction_end, z("T"), static_cast<std::uint32_t>(std::stoul(fresh))).str(), "OK");
+  EXPECT_EQ(c.call(xs::msg_type::control, z("check")).str(), "OK");
 }
 
 // The binary's own checks of a state file: the dry run (--live-update-check) and -U refuse a broken

@@ -126,7 +126,7 @@ TEST(MigrationCore, ExportRefusesWhatTheStreamCannotCarry) {
   EXPECT_EQ(busy.error(), make_error_code(errc::would_block));
 }
 
-TEST(MigrationCore, ImportWantsAFreshCoreAndNoTransactions) {
+TEST(MigrationCore, ImportWantsAFreshCore) {
   core_harness a;
   populate(a);
   auto s = a.core().export_state({.version = mig::stream_version::v2, .socket_fd = fd_of});
@@ -134,11 +134,46 @@ TEST(MigrationCore, ImportWantsAFreshCoreAndNoTransactions) {
   core_harness used;
   ASSERT_TRUE(used.write(used.dom0(), "/x", "1").ok());
   EXPECT_FALSE(used.core().import_state(*s, used.now()));
-  s->records.insert(s->records.end() - 1, mig::transaction_record{1, 1});
-  core_harness fresh;
-  auto r = fresh.core().import_state(*s, fresh.now());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(errc::not_supported));
+}
+
+// Records the reader would refuse, handed to the core directly: it refuses them too.
+TEST(MigrationCore, ImportRefusesHostileTransactions) {
+  core_harness a;
+  populate(a);
+  auto s = a.core().export_state({.version = mig::stream_version::v2, .socket_fd = fd_of});
+  ASSERT_TRUE(s);
+  auto with = [&](std::vector<mig::record> extra) {
+    mig::stream t = *s;
+    t.records.insert(t.records.end() - 1, extra.begin(), extra.end());
+    return t;
+  };
+  const mig::node_record written{1, 1, mig::node_access_written, {{0, perm::none}}, "/tx/a", "v"};
+  {
+    core_harness fresh;
+    auto ok = fresh.core().import_state(with({mig::transaction_record{1, 1}, written}), fresh.now());
+    ASSERT_TRUE(ok) << ok.error().message();
+    EXPECT_EQ(fresh.core().open_transactions().size(), 1U);
+  }
+  auto deleted_with_perms = mig::node_record{1, 1, 0, {{0, perm::none}}, "/tx/a", ""};
+  auto deleted_with_value = mig::node_record{1, 1, 0, {}, "/tx/a", "v"};
+  auto unknown_bits = written;
+  unknown_bits.access = 4;
+  auto unknown_tx = written;
+  unknown_tx.tx_id = 2;
+  const std::vector<std::vector<mig::record>> hostile{
+      {mig::transaction_record{99, 1}},                                // unknown connection
+      {mig::transaction_record{1, 1}, mig::transaction_record{1, 1}},  // duplicate
+      {mig::transaction_record{1, 0}},                                 // id 0
+      {mig::transaction_record{1, 1}, unknown_tx},
+      {mig::transaction_record{1, 1}, unknown_bits},
+      {mig::transaction_record{1, 1}, deleted_with_perms},
+      {mig::transaction_record{1, 1}, deleted_with_value},
+      {mig::transaction_record{1, 1}, mig::node_record{1, 1, mig::node_access_written, {{0, perm::none}}, "@introduceDomain", ""}},
+  };
+  for (std::size_t i = 0; i < hostile.size(); ++i) {
+    core_harness fresh;
+    EXPECT_FALSE(fresh.core().import_state(with(hostile[i]), fresh.now())) << "case " << i;
+  }
 }
 
 }  // namespace

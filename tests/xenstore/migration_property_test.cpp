@@ -123,7 +123,7 @@ mig::stream gen_stream() {
       std::tie(n.conn_id, n.tx_id) = txs[*rc::gen::inRange<std::size_t>(0, txs.size())];
       if (*rc::gen::arbitrary<bool>()) {
         n.perms = gen_perms(1);
-        n.access = *rc::gen::inRange<std::uint16_t>(0, 4);
+        n.access = *rc::gen::inRange<std::uint16_t>(1, 4);  // a node with perms was read or written
         n.value = gen_bytes(true);
       }
     } else {

@@ -68,6 +68,41 @@ TEST(MigrationReader, TruncatedAtEveryByteIsRefused) {
   }
 }
 
+// A transaction's records (live update between xenwire daemons): each refusal names the record.
+TEST(MigrationReader, HostileTransactionRecordsAreNamed) {
+  const std::string tx = raw_record(4, tx_body(1, 7));
+  auto pending = [](std::string_view path, std::string_view value, std::uint16_t perm_n, std::uint16_t access) {
+    std::string b = node_body(path, value, 'n', 0, perm_n, 1, 7);
+    b[12] = static_cast<char>(access & 0xff);
+    b[13] = static_cast<char>(access >> 8);
+    return raw_record(5, b);
+  };
+  // What export writes: a written node, a read one, a deletion.
+  auto ok = mig::read_stream(preamble(1) + conn1 + tx + pending("/a", "v", 1, 2) + pending("/b", "", 1, 1) +
+                             pending("/c", "", 0, 0) + end_bytes());
+  ASSERT_TRUE(ok) << ok.error().message();
+  auto e = refused(preamble(1) + conn1 + raw_record(4, tx_body(3, 7)) + end_bytes());
+  EXPECT_TRUE(mentions(e, "record 1 (TRANSACTION_DATA)")) << e.message();
+  EXPECT_TRUE(mentions(e, "connection id 3 has no earlier CONNECTION_DATA"));
+  e = refused(preamble(1) + conn1 + tx + tx + end_bytes());
+  EXPECT_TRUE(mentions(e, "record 2 (TRANSACTION_DATA)") && mentions(e, "duplicate transaction id 7 on connection 1")) << e.message();
+  e = refused(preamble(1) + conn1 + raw_record(4, tx_body(1, 0)) + end_bytes());
+  EXPECT_TRUE(mentions(e, "(TRANSACTION_DATA)") && mentions(e, "transaction id 0")) << e.message();
+  e = refused(preamble(1) + conn1 + raw_record(4, tx_body(1, 8)) + pending("/a", "v", 1, 2) + end_bytes());
+  EXPECT_TRUE(mentions(e, "record 2 (NODE_DATA)") && mentions(e, "transaction 7 of connection 1 has no earlier TRANSACTION_DATA"))
+      << e.message();
+  e = refused(preamble(1) + conn1 + tx + pending("/a", "v", 1, 4) + end_bytes());
+  EXPECT_TRUE(mentions(e, "(NODE_DATA)") && mentions(e, "unknown access bits 4")) << e.message();
+  e = refused(preamble(1) + conn1 + tx + pending("/a", "", 1, 0) + end_bytes());
+  EXPECT_TRUE(mentions(e, "(NODE_DATA)") && mentions(e, "deleted in a transaction (no access bits) carries permissions")) << e.message();
+  e = refused(preamble(1) + conn1 + tx + pending("/a", "v", 0, 0) + end_bytes());
+  EXPECT_TRUE(mentions(e, "(NODE_DATA)") && mentions(e, "deleted in a transaction (no access bits) carries a value")) << e.message();
+  e = refused(preamble(1) + conn1 + tx + pending("/a", "", 0, 1) + end_bytes());
+  EXPECT_TRUE(mentions(e, "access bits but no permissions")) << e.message();
+  e = refused(preamble(1) + conn1 + tx + pending("/a", "", 1, 1) + pending("/a", "", 1, 2) + end_bytes());
+  EXPECT_TRUE(mentions(e, "duplicate node /a in its transaction")) << e.message();
+}
+
 TEST(MigrationReader, PreambleChecks) {
   EXPECT_TRUE(mentions(refused("xenstor"), "truncated preamble"));
   EXPECT_TRUE(mentions(refused("xenstorf" + preamble(1).substr(8) + end_bytes()), "ident"));

@@ -19,7 +19,8 @@
 namespace xenwire::xenstore {
 
 std::vector<live_update_session::answer> live_update_session::handle(const effect::live_update& e, time_point now,
-                                                                     const binary_check& check) {
+                                                                     const binary_check& check,
+                                                                     const carrier_check& carries) {
   using cmd = effect::live_update::command;
   std::vector<answer> out;
   auto say = [&](std::string text) {
@@ -43,7 +44,7 @@ std::vector<live_update_session::answer> live_update_session::handle(const effec
       return say("OK");
     case cmd::start:
       if (!session_ || session_->owner != e.conn) return say("Not in live-update session.");
-      session_->start = waiting_start{e.token, now, e.timeout, e.force};
+      session_->start = waiting_start{e.token, now, e.timeout, e.force, carries && carries(session_->binary)};
       return out;
   }
   return say("Unknown live-update command.");
@@ -52,6 +53,10 @@ std::vector<live_update_session::answer> live_update_session::handle(const effec
 live_update_session::outcome live_update_session::poll(time_point now, const std::vector<open_transaction_info>& open) {
   if (!session_ || !session_->start) return std::monostate{};
   const waiting_start w = *session_->start;
+  if (w.keep) {
+    session_->start.reset();
+    return start_now{w.token, false, true};
+  }
   const auto limit = std::chrono::seconds(w.timeout);
   std::size_t long_running = 0;
   for (const auto& t : open)
@@ -73,7 +78,7 @@ live_update_session::outcome live_update_session::poll(time_point now, const std
     }
   }
   session_->start.reset();  // the daemon reports a failure with end()
-  return start_now{w.token, !open.empty()};
+  return start_now{w.token, !open.empty(), false};
 }
 
 std::optional<time_point> live_update_session::deadline() const {
@@ -163,10 +168,11 @@ std::error_code exec_live_update(const std::vector<std::string>& argv) {
   return {errno, std::generic_category()};
 }
 
-bool takes_live_update_check(const std::string& binary) {
+namespace {
+
+bool file_holds(const std::string& binary, std::string_view marker) {
   unique_fd f(::open(binary.c_str(), O_RDONLY | O_CLOEXEC));
   if (!f) return false;
-  constexpr std::string_view marker(live_update_check_marker);
   std::string window;  // the tail of the last block, so a marker across two reads is found
   char buf[1 << 16];
   for (;;) {
@@ -177,6 +183,14 @@ bool takes_live_update_check(const std::string& binary) {
     if (window.find(marker) != std::string::npos) return true;
     window.erase(0, window.size() - std::min(window.size(), marker.size() - 1));
   }
+}
+
+}  // namespace
+
+bool takes_live_update_check(const std::string& binary) { return file_holds(binary, live_update_check_marker); }
+
+bool carries_live_update_transactions(const std::string& binary) {
+  return file_holds(binary, live_update_transactions_marker);
 }
 
 std::string run_live_update_check(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {

@@ -2,7 +2,8 @@
 // session (owned by that connection), `-c CMDLINE` sets the new command line, `-s [-t N] [-F]`
 // starts, `-a` ends it. A start waits (its request unanswered, as C delays it) while transactions
 // are open, up to the timeout; then `-F` goes ahead without them, and otherwise it is refused with
-// C's reason. The rules only: time, open transactions and the binary check come from the daemon,
+// C's reason. A new binary that carries transactions over (xenwire's) does not wait: they go into
+// the state. The rules only: time, open transactions and the binary check come from the daemon,
 // which carries out a start (dump the state, exec) and reports back.
 #pragma once
 
@@ -23,6 +24,8 @@ class live_update_session {
  public:
   // "" when `path` can be exec'd; else C's sentence ("File not accessible.", "File not executable.").
   using binary_check = std::function<std::string(const std::string& path)>;
+  // Whether the binary reads open transactions from the state (a xenwire-xenstored).
+  using carrier_check = std::function<bool(const std::string& path)>;
 
   struct answer {
     live_update_token token;
@@ -32,11 +35,14 @@ class live_update_session {
   struct start_now {
     live_update_token token;    // answered "OK" inside the state (or with the failure)
     bool drop_transactions;     // -F with transactions still open: they are left behind
+    bool keep_transactions;     // the new binary carries them over: export them
   };
 
   // A command from the core: the answers to send now. A start gets none: it waits (see poll). An
   // abort also answers a waiting start ("Cancellation was requested", as C's).
-  std::vector<answer> handle(const effect::live_update& e, time_point now, const binary_check& check);
+  // `carries` is asked once per start, about the session's binary.
+  std::vector<answer> handle(const effect::live_update& e, time_point now, const binary_check& check,
+                             const carrier_check& carries = {});
   // A waiting start, decided: nothing yet, an answer (refused), or go.
   using outcome = std::variant<std::monostate, answer, start_now>;
   outcome poll(time_point now, const std::vector<open_transaction_info>& open);
@@ -56,6 +62,7 @@ class live_update_session {
     time_point since;
     std::uint32_t timeout;
     bool force;
+    bool keep;  // the new binary carries transactions over: no waiting for them
   };
   struct session {
     conn_id owner;
@@ -76,6 +83,8 @@ std::error_code exec_live_update(const std::vector<std::string>& argv);
 
 // Does the file carry live_update_check_marker (every xenwire-xenstored does, C xenstored not)?
 bool takes_live_update_check(const std::string& binary);
+// Does the file carry live_update_transactions_marker (it reads open transactions from the state)?
+bool carries_live_update_transactions(const std::string& binary);
 // Runs argv (the new binary's, plus --live-update-check STATE) for at most `limit`: "" if it exited
 // 0, else what it said and how it ended.
 std::string run_live_update_check(const std::vector<std::string>& argv, std::chrono::milliseconds limit);

@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
     }
     std::printf("%s: %zu nodes, %zu connections\n", xs::live_update_check_marker, core.stats().nodes,
                 core.stats().connections);
+    // Also what tells an old daemon that this binary takes transactions (its file holds the text).
+    std::printf("%s: %zu open\n", xs::live_update_transactions_marker, core.open_transactions().size());
     return 0;
   }
   // -U: we are the new binary of a live update; our fds and the state are the old daemon's, and

@@ -193,6 +193,11 @@ struct xenstored::impl final {
     };
     opt.answer = std::make_pair(go.token, std::string("OK"));
     opt.drop_transactions = go.drop_transactions;
+    // Checked again: the file may have been replaced since the start was requested. A C binary
+    // would lose them, so then open transactions make the export refuse (would_block).
+    const auto argv = live_update_argv(settings.argv, live_update.binary(), live_update.cmdline());
+    const bool xenwire_target = takes_live_update_check(argv.front());
+    opt.keep_transactions = go.keep_transactions && carries_live_update_transactions(argv.front());
     auto state = core.export_state(opt);
     if (!state && state.error() == make_error_code(errc::not_supported)) {
       opt.version = migration::stream_version::v2;  // depth watches
@@ -230,10 +235,9 @@ struct xenstored::impl final {
         rest.remove_prefix(static_cast<std::size_t>(n));
       }
     }
-    const auto argv = live_update_argv(settings.argv, live_update.binary(), live_update.cmdline());
     // A xenwire binary is first tried on the state (and its command line): what it would refuse
     // after exec, when nobody is left to serve, it refuses now.
-    if (takes_live_update_check(argv.front())) {
+    if (xenwire_target) {
       auto check = argv;
       check.insert(check.end(), {"--live-update-check", path});
       // It imports the whole store (about 10 µs a node here): allow for that, and a margin.
@@ -380,7 +384,7 @@ struct xenstored::impl final {
         } else if (const auto* rel = std::get_if<effect::release_domain>(&e)) {
           if (rings) rings->release(rel->domid, rel->conn);
         } else if (const auto* lu = std::get_if<effect::live_update>(&e)) {
-          for (auto& a : live_update.handle(*lu, now, check_live_update_binary))
+          for (auto& a : live_update.handle(*lu, now, check_live_update_binary, carries_live_update_transactions))
             (void)core.complete_live_update(a.token, a.text, now);
         } else if (auto* l = std::get_if<effect::log>(&e)) {
           if (log_out) log_out(l->level, l->text);

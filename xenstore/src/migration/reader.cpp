@@ -312,7 +312,10 @@ class reader {
       return fail("transaction " + std::to_string(n.tx_id) + " of connection " + std::to_string(n.conn_id) + " has no earlier TRANSACTION_DATA");
     if (n.access & ~(node_access_read | node_access_written)) return fail("unknown access bits " + std::to_string(n.access));
     if (!pending && perm_n == 0) return fail("committed node without permissions (no owner)");
-    if (pending && perm_n == 0 && (vlen != 0 || n.access != 0)) return fail("node deleted in a transaction has a value or access bits");
+    // The document's deletion in a transaction: access 0, no perms, no value; nothing else lacks them.
+    if (pending && perm_n == 0 && n.access != 0) return fail("node of a transaction has access bits but no permissions (a deletion has neither)");
+    if (pending && n.access == 0 && perm_n != 0) return fail("node deleted in a transaction (no access bits) carries permissions");
+    if (pending && n.access == 0 && vlen != 0) return fail("node deleted in a transaction (no access bits) carries a value");
     if (!b.has(std::size_t{perm_n} * 4)) return fail(std::to_string(perm_n) + " permissions run past the record");
     n.perms.reserve(perm_n);
     for (std::size_t i = 0; i < perm_n; ++i) {

@@ -14,6 +14,12 @@ namespace mig = migration;
 
 namespace {
 
+// xenwire's one addition to the stream, readable by any reader of the document: a pending NODE
+// record of a transaction for @introduceDomain (which no transaction can touch) says the
+// transaction had already conflicted; the importer dooms it, so its commit answers EAGAIN as it
+// would have. C xenstored writes no transactions and ignores TRANSACTION_DATA.
+constexpr std::string_view doomed_marker_path = introduce_domain_path;
+
 std::vector<mig::quota_value> quota_list(const quota_values& q) {
   std::vector<mig::quota_value> out;
   for (std::size_t i = 0; i < quota_count; ++i) {
@@ -65,6 +71,85 @@ result<void> restore_output(detail::core_impl& s, detail::connection& c, std::st
   return {};
 }
 
+// A transaction's pending nodes as the design document has them: each node it touched, as its own
+// view has it, with access `written` if it changed it, else `read`; a node absent from its view
+// (deleted by it, or looked for and not found) as the document's deletion: no access, perms or
+// value. One that already conflicted (its commit would answer EAGAIN) also gets xenwire's doom
+// marker (see doomed_marker_path).
+void export_transaction(const detail::core_impl& s, conn_id conn, std::uint32_t tx_id,
+                        const detail::open_transaction& t, std::vector<mig::record>& r) {
+  r.push_back(mig::transaction_record{conn, tx_id});
+  for (const auto& touched : t.tx->touched_nodes()) {
+    std::string path(touched.path);
+    const store_node* n = t.tx->peek(path);
+    if (n == nullptr) {
+      r.push_back(mig::node_record{conn, tx_id, 0, {}, std::move(path), {}});
+      continue;
+    }
+    const std::uint16_t access = touched.modified ? mig::node_access_written : mig::node_access_read;
+    r.push_back(mig::node_record{conn, tx_id, access, n->perms(), std::move(path), n->value()});
+  }
+  if (t.doomed || s.db.conflicts(*t.tx))
+    r.push_back(mig::node_record{conn, tx_id, mig::node_access_read, {{0, perm::none}},
+                                 std::string(doomed_marker_path), {}});
+}
+
+// A pending node as the document allows it: known access bits; a deletion (no access) without
+// perms or value; anything else with perms; no special node but xenwire's doom marker (read).
+bool valid_pending(const mig::node_record& n) {
+  if (n.access & ~(mig::node_access_read | mig::node_access_written)) return false;
+  if (n.access == 0) return n.perms.empty() && n.value.empty();
+  if (n.perms.empty()) return false;
+  if (n.path.starts_with('@')) return n.path == doomed_marker_path && n.access == mig::node_access_read;
+  return true;
+}
+
+// Brings the transaction's own view of one node to what the record says, through the normal
+// transaction code (so the transaction-nodes quota and the accounting delta apply). Reading first
+// records the access with the node's generation now, as the original's first touch did.
+result<void> replay_node(store_transaction& tx, const creator& me, const mig::node_record& n, bool& doomed) {
+  auto cur = tx.read(n.path);
+  if (!cur && cur.error() != xs_error::enoent) return fail(errc::invalid_argument);
+  const store_node* now = cur ? cur->get() : nullptr;
+  if (n.access == 0) {  // the document's deletion
+    if (now != nullptr && !tx.rm(n.path)) return fail(errc::invalid_argument);
+    return {};
+  }
+  if (!(n.access & mig::node_access_written)) {
+    // Only read: it must still be what the transaction saw, else the transaction has conflicted.
+    if (now == nullptr || now->value() != n.value || now->perms() != n.perms) doomed = true;
+    return {};
+  }
+  if (now == nullptr || now->value() != n.value) {
+    if (!tx.write(n.path, n.value, me)) return fail(errc::invalid_argument);
+    now = tx.peek(n.path);
+  }
+  if (now == nullptr || now->perms() != n.perms)
+    if (!tx.set_perms(n.path, n.perms)) return fail(errc::invalid_argument);
+  return {};
+}
+
+// Re-opens one transaction on its connection: quotas are charged as by TRANSACTION_START, then
+// its nodes are replayed parents first. Its snapshot is the store as imported. A doomed one only
+// keeps a view to read: what its replay cannot redo (the store moved on under it) is left out.
+result<void> import_transaction(detail::core_impl& s, detail::connection& c, std::uint32_t tx_id,
+                                std::vector<const mig::node_record*> nodes, time_point now) {
+  if (!std::all_of(nodes.begin(), nodes.end(), [](const auto* n) { return valid_pending(*n); }))
+    return fail(errc::invalid_argument);
+  auto t = s.begin_transaction(c, tx_id, now);
+  if (!t) return fail(errc::invalid_argument);
+  bool doomed = std::erase_if(nodes, [](const auto* n) { return n->path == doomed_marker_path; }) > 0;
+  const bool marked = doomed;
+  std::sort(nodes.begin(), nodes.end(), [](const auto* a, const auto* b) { return a->path < b->path; });
+  const creator me{c.domid(), c.privileged};
+  for (const mig::node_record* n : nodes)
+    if (auto r = replay_node(*(*t)->tx, me, *n, doomed); !r && !marked) return r;
+  (*t)->doomed = doomed;
+  // The next TRANSACTION_START must not hand out an id in use (it skips open ones anyway).
+  if (tx_id >= c.next_tx_id) c.next_tx_id = tx_id + 1;
+  return {};
+}
+
 }  // namespace
 
 result<mig::stream> detail::export_state(const core_impl& s, const export_options& opt) {
@@ -82,7 +167,7 @@ result<mig::stream> detail::export_state(const core_impl& s, const export_option
     const detail::connection& c = *s.conns.at(id);
     if (c.dropping) continue;
     if (c.awaiting_introduce) return fail(errc::would_block);
-    if (!c.transactions.empty() && !opt.drop_transactions) return fail(errc::would_block);
+    if (!c.transactions.empty() && !opt.drop_transactions && !opt.keep_transactions) return fail(errc::would_block);
     const detail::pending_live_update* answered = nullptr;
     for (const auto& p : s.live_updates) {
       if (p.requester != id) continue;
@@ -127,6 +212,8 @@ result<mig::stream> detail::export_state(const core_impl& s, const export_option
         r.push_back(mig::watch_extended_record{id, std::move(path), w->token, depth});
       }
     }
+    if (opt.keep_transactions)
+      for (const auto& [tx_id, t] : c.transactions) export_transaction(s, id, tx_id, t, r);
   }
 
   // Nodes, parents first; children in the store's (sorted) order.
@@ -162,12 +249,11 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
   // The nodes go into the store at once (a write each would copy paths: ~20 µs a node).
   std::vector<loaded_node> nodes;
   for (const mig::record& rec : in.records) {
-    if (std::holds_alternative<mig::transaction_record>(rec)) return fail(errc::not_supported);
     if (const auto* g = std::get_if<mig::global_quota_record>(&rec)) {
       apply_quotas(g->per_domain, s.config.quotas);
       apply_quotas(g->global_only, s.config.quotas);
     } else if (const auto* n = std::get_if<mig::node_record>(&rec)) {
-      if (n->conn_id != 0) return fail(errc::not_supported);
+      if (n->conn_id != 0) continue;  // a transaction's: replayed once connections exist
       if (n->perms.empty()) return fail(errc::invalid_argument);
       if (n->path == release_domain_path) {
         s.special_perms[1] = n->perms;
@@ -191,7 +277,19 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
   std::vector<imported_connection> opened;
   std::map<std::uint32_t, conn_id> by_stream_id;
   std::set<domid_t> ring_domains;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<const mig::node_record*>> transactions;
   for (const mig::record& rec : in.records) {
+    if (const auto* t = std::get_if<mig::transaction_record>(&rec)) {
+      const bool fresh = transactions.try_emplace({t->conn_id, t->tx_id}).second;
+      if (!by_stream_id.contains(t->conn_id) || t->tx_id == 0 || !fresh) return fail(errc::invalid_argument);
+      continue;
+    }
+    if (const auto* n = std::get_if<mig::node_record>(&rec); n && n->conn_id != 0) {
+      auto it = transactions.find({n->conn_id, n->tx_id});
+      if (it == transactions.end()) return fail(errc::invalid_argument);
+      it->second.push_back(n);
+      continue;
+    }
     if (const auto* c = std::get_if<mig::connection_record>(&rec)) {
       if (by_stream_id.contains(c->conn_id)) return fail(errc::invalid_argument);
       conn_id id;
@@ -245,6 +343,9 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
       }
     }
   }
+  for (const auto& [key, tx_nodes] : transactions)
+    if (auto r = import_transaction(s, *s.find(by_stream_id.at(key.first)), key.second, tx_nodes, now); !r)
+      return fail(r.error());
   // Nothing happened that an adapter must act on: the connections are its own. Those with output
   // to send are listed again below.
   s.effects.clear();

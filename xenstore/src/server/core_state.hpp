@@ -37,6 +37,7 @@ struct open_transaction {
   std::size_t accounted_bytes = 0;  // charged to the domain's memory while open
   std::uint64_t releases_at_start = 0;  // core_impl::release_count when it started
   time_point started{};                 // live update waits for old transactions (C: ta_start_time)
+  bool doomed = false;  // conflicted before a live update carried it over: its commit is EAGAIN
 };
 
 struct connection {
@@ -198,6 +199,9 @@ struct core_impl {
   handled op_unwatch(connection& c, const header& h, const req::unwatch& r, time_point now);
   handled op_reset_watches(connection& c, const header& h, time_point now);
   handled op_transaction_start(connection& c, const header& h, time_point now);
+  // Opens transaction `id` on c, charging the domain's transaction quota and memory (START, and
+  // live update's import).
+  xs_result<open_transaction*> begin_transaction(connection& c, std::uint32_t id, time_point now);
   handled op_transaction_end(connection& c, const header& h, const req::transaction_end& r, time_point now);
   handled op_introduce(connection& c, const header& h, const req::introduce& r, time_point now);
   handled op_release(connection& c, const header& h, const req::release& r, time_point now);

@@ -4,21 +4,28 @@
 
 namespace xenwire::xenstore::detail {
 
-handled core_impl::op_transaction_start(connection& c, const header& h, time_point now) {
+xs_result<open_transaction*> core_impl::begin_transaction(connection& c, std::uint32_t id, time_point now) {
   domain_state* d = c.opts.kind == conn_kind::socket ? nullptr : find_domain(c.domid());
   if (d && !c.privileged) {
     if (std::uint32_t q = d->quotas.get(quota::transactions); q && d->transactions + 1 > q)
       return xs_fail(xs_error::enospc);
   }
-  std::uint32_t id = c.next_tx_id;
-  while (id == 0 || c.transactions.contains(id)) ++id;
-  c.next_tx_id = id + 1;
   auto tx = std::make_unique<transaction>(db.begin(quota_of(c, quota::transaction_nodes)));
-  c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead, release_count, now});
+  auto [it, inserted] =
+      c.transactions.emplace(id, open_transaction{std::move(tx), transaction_overhead, release_count, now});
+  if (!inserted) return xs_fail(xs_error::eexist);
   if (d) {
     ++d->transactions;
     d->other_memory += transaction_overhead;
   }
+  return &it->second;
+}
+
+handled core_impl::op_transaction_start(connection& c, const header& h, time_point now) {
+  std::uint32_t id = c.next_tx_id;
+  while (id == 0 || c.transactions.contains(id)) ++id;
+  if (auto t = begin_transaction(c, id, now); !t) return xs_fail(t.error());
+  c.next_tx_id = id + 1;
   return reply_with(c, h, now, [&](std::string& out) { return write_number_reply(out, h, id); });
 }
 
@@ -34,6 +41,10 @@ handled core_impl::op_transaction_end(connection& c, const header& h, const req:
   if (!r.commit) {
     reply_ok(c, h, now);
     return {};
+  }
+  if (slot.doomed) {
+    ++counters.transactions_conflicted;
+    return xs_fail(xs_error::eagain);
   }
   // The domain's quotas must hold for what the transaction adds as a whole.
   if (d && !c.privileged) {

@@ -107,13 +107,18 @@ store_transaction store::begin(std::size_t max_nodes) {
   return store_transaction(*this, root_, ++generation_, max_nodes);
 }
 
+bool store::conflicts(const store_transaction& tx) const {
+  for (const auto& [path, st] : tx.accessed_)
+    if (store_tree::generation_at(*root_, path) != st.generation) return true;
+  return false;
+}
+
 xs_result<std::vector<change_set>> store::commit(store_transaction&& tx) {
   store_transaction t = std::move(tx);
   if (t.store_ != this || !t.root_) return xs_fail(xs_error::einval);  // foreign or already consumed
 
   // C xenstored's rule: every node touched must still have the generation it had when touched.
-  for (const auto& [path, st] : t.accessed_)
-    if (store_tree::generation_at(*root_, path) != st.generation) return xs_fail(xs_error::eagain);
+  if (conflicts(t)) return xs_fail(xs_error::eagain);
 
   // The touched nodes are unchanged, so replaying the transaction's final state of each modified
   // node (parents first) onto the current tree reproduces its view there and nothing else.

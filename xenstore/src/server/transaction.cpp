@@ -39,6 +39,19 @@ xs_result<pending_change> store_transaction::finish_plan(xs_result<Edit>&& edit,
   return plan_builder::make(std::move(*edit), this, epoch_, std::move(accessed));
 }
 
+const store_node* store_transaction::peek(std::string_view path) const {
+  if (!root_) return nullptr;
+  auto comps = store_tree::split(path);
+  return comps ? store_tree::lookup(*root_, *comps) : nullptr;
+}
+
+std::vector<store_transaction::touched_node> store_transaction::touched_nodes() const {
+  std::vector<touched_node> out;
+  out.reserve(accessed_.size());
+  for (const auto& [path, st] : accessed_) out.push_back({path, st.modified});
+  return out;
+}
+
 xs_result<node_ref> store_transaction::read(std::string_view path) {
   if (!root_) return xs_fail(xs_error::einval);  // moved from
   auto comps = store_tree::split(path);

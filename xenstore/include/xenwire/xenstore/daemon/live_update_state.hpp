@@ -18,6 +18,9 @@ std::string live_update_state_path();
 // Every xenwire-xenstored carries this text: a binary whose file holds it takes
 // --live-update-check, so the old daemon can try it on the state before exec'ing it.
 inline constexpr char live_update_check_marker[] = "xenwire-xenstored live-update-check 1";
+// A binary whose file holds this reads open transactions from the state (export_options::
+// keep_transactions): the old daemon carries them over instead of waiting for them to end.
+inline constexpr char live_update_transactions_marker[] = "xenwire-xenstored live-update-transactions 1";
 
 // The whole file, parsed; else what is wrong (the OS error, or the record and offset at fault).
 tl::expected<migration::stream, std::string> read_live_update_state(const std::string& path);

@@ -142,6 +142,11 @@ struct export_options {
   // connections' later requests in them fail as for an unknown transaction. Without it an open
   // transaction makes the export fail with would_block.
   bool drop_transactions = false;
+  // Carry open transactions (a xenwire importer): after each connection's records, one TRANSACTION
+  // record per open transaction, then the nodes it touched as the document's pending NODE records
+  // (its own view; `written` if it changed them, else `read`; absent ones as deletions) and, if it
+  // has already conflicted, xenwire's doom marker. Takes precedence over drop_transactions.
+  bool keep_transactions = false;
 };
 // One connection import_state opened: the stream's conn-id, the core's new id, and input the
 // stream says was read and not yet processed: the adapter feeds it before reading the transport.
@@ -238,12 +243,15 @@ class server_core {
   // END. Each connection carries its unprocessed input (held by the adapter, then the partial
   // frame) and its unsent output (a partly sent frame first). It refuses (would_block) pending
   // INTRODUCEs, live-update requests other than `answer`'s, and open transactions unless
-  // drop_transactions; (not_supported) read-only or guest sockets and depth watches in version 1.
+  // keep_transactions or drop_transactions; (not_supported) read-only or guest sockets and depth watches in version 1.
   result<migration::stream> export_state(const export_options& opt = {}) const;
   // Rebuilds a fresh core (no connections, no domains, only "/") from such records: quotas,
   // nodes and domains first, then connections (rings introduce their domain) and their watches.
   // Unsent output is queued again frame by frame (a malformed one refuses the stream); unprocessed
-  // input is handed back. Refuses TRANSACTION and transaction NODE records (not supported yet).
+  // input is handed back. Transactions are opened again through the normal transaction code (quotas
+  // apply) on a snapshot of the imported store, their nodes replayed parents first; one that had
+  // conflicted (the doom marker, or a node read that is not as it saw it) answers EAGAIN at commit.
+  // A connection's next TRANSACTION_START gets an id above its imported ones.
   // A WATCH_DATA_EXTENDED without depth (C's layout) becomes unlimited.
   result<std::vector<imported_connection>> import_state(const migration::stream& s, time_point now);
 

@@ -107,6 +107,8 @@ class store {
   // the transaction touched has changed since (see transaction.hpp). Returns the transaction's
   // changes in order, for watch events. The transaction is consumed either way.
   xs_result<std::vector<change_set>> commit(store_transaction&& tx);
+  // Whether commit would answer EAGAIN now: a node the transaction touched has changed since.
+  bool conflicts(const store_transaction& tx) const;
 
   // A domain is gone (XSA-419, XSA-322): removes every subtree rooted at a node it owns and drops
   // ACL entries (1..) that name it, so a domain reusing the domid inherits nothing. One walk over

@@ -61,6 +61,16 @@ class store_transaction {
   // The transaction's current view (snapshot plus own changes).
   const node_ref& root() const noexcept { return root_; }
   generation_t start_generation() const noexcept { return start_generation_; }
+  // The transaction's node in its own view (nullptr: absent), without recording an access: what
+  // live update's export reads.
+  const store_node* peek(std::string_view path) const;
+  // Every node touched so far, sorted by path (so parents come before their children), and whether
+  // the transaction changed it (live update exports these as the stream's pending nodes).
+  struct touched_node {
+    std::string_view path;
+    bool modified;
+  };
+  std::vector<touched_node> touched_nodes() const;
 
  private:
   friend class store;
