@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "xenwire/base/unique_fd.hpp"
+#include "xenwire/xenstore/daemon/live_update_state.hpp"
 #include "xenwire/xenstore/migration/stream.hpp"
 #include "xenwire/xenstore/wire.hpp"
 
@@ -326,6 +327,26 @@ TEST_F(LiveUpdate, OpenTransactionsCrossToAXenwireBinary) {
   EXPECT_NE(fresh, std::to_string(lt));
   EXPECT_EQ(t.call(xs::msg_type::transaction_end, z("T"), static_cast<std::uint32_t>(std::stoul(fresh))).str(), "OK");
   EXPECT_EQ(c.call(xs::msg_type::control, z("check")).str(), "OK");
+}
+
+// An older xenwire binary (it takes the dry run but does not read transactions: its file lacks the
+// transactions marker) is waited for as a foreign one.
+TEST_F(LiveUpdate, AnOlderXenwireBinaryIsWaitedForAsC) {
+  raw_client c(socket_), t(socket_);
+  const fs::path older = dir_ / "older-xenstored";
+  std::ofstream(older) << "#!/bin/sh\n# " << xs::live_update_check_marker << "\nexec " << XENWIRE_XENSTORED_BINARY
+                       << " \"$@\"\n";
+  fs::permissions(older, fs::perms::owner_all);
+  const auto tx = static_cast<std::uint32_t>(std::stoul(t.call(xs::msg_type::transaction_start, z("")).str()));
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", older.string()})).str(), "OK");
+  const std::string why = c.call(xs::msg_type::control, lu({"-s", "-t", "1"})).str();
+  EXPECT_EQ(why.rfind("Domains with long running transactions:\nDomain 0: ", 0), 0U) << why;
+  EXPECT_EQ(cmdline().find(" -U"), std::string::npos);
+  // Once the transaction ends, it goes ahead (dry run included).
+  ASSERT_EQ(t.call(xs::msg_type::transaction_end, z("T"), tx).str(), "OK");
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", older.string()})).str(), "OK");
+  EXPECT_EQ(c.call(xs::msg_type::control, lu({"-s"})).str(), "OK");
+  EXPECT_NE(cmdline().find(" -U"), std::string::npos) << cmdline();
 }
 
 // The binary's own checks of a state file: the dry run (--live-update-check) and -U refuse a broken
