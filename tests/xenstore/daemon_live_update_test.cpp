@@ -349,6 +349,50 @@ TEST_F(LiveUpdate, AnOlderXenwireBinaryIsWaitedForAsC) {
   EXPECT_NE(cmdline().find(" -U"), std::string::npos) << cmdline();
 }
 
+// A xenwire binary whose dry run takes a second (then runs ours): the daemon serves meanwhile.
+std::string slow_checking_binary(const fs::path& dir) {
+  const fs::path p = dir / "slow-xenstored";
+  std::ofstream(p) << "#!/bin/sh\n# " << xs::live_update_check_marker << "\n# " << xs::live_update_transactions_marker
+                   << "\ncase \" $* \" in *\" --live-update-check \"*) touch " << (dir / "checking").string()
+                   << "; sleep 1;; esac\nexec " << XENWIRE_XENSTORED_BINARY << " \"$@\"\n";
+  fs::permissions(p, fs::perms::owner_all);
+  return p.string();
+}
+
+bool appears(const fs::path& p) {
+  for (int i = 0; i < 500 && !fs::exists(p); ++i) std::this_thread::sleep_for(10ms);
+  return fs::exists(p);
+}
+
+TEST_F(LiveUpdate, TheNewBinarysCheckRunsWhileTheDaemonServesAndTheLatestStateCrosses) {
+  raw_client c(socket_), w(socket_);
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", slow_checking_binary(dir_)})).str(), "OK");
+  const std::uint32_t start = c.next_req();
+  c.send_bytes(raw_client::encode(xs::msg_type::control, start, lu({"-s"})));
+  ASSERT_TRUE(appears(dir_ / "checking"));
+  // Answered by the old daemon while the check runs, and carried in the state written after it.
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(w.call(xs::msg_type::write, z("/during") + "check").str(), "OK");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  EXPECT_EQ(cmdline().find(" -U"), std::string::npos);
+  EXPECT_EQ(c.reply(start).str(), "OK");
+  EXPECT_NE(cmdline().find(" -U"), std::string::npos) << cmdline();
+  EXPECT_EQ(w.call(xs::msg_type::read, z("/during")).payload, "check");
+}
+
+TEST_F(LiveUpdate, AnAbortDuringTheCheckCancelsTheStart) {
+  raw_client c(socket_), other(socket_);
+  ASSERT_EQ(c.call(xs::msg_type::control, lu({"-f", slow_checking_binary(dir_)})).str(), "OK");
+  const std::uint32_t start = c.next_req();
+  c.send_bytes(raw_client::encode(xs::msg_type::control, start, lu({"-s"})));
+  ASSERT_TRUE(appears(dir_ / "checking"));
+  EXPECT_EQ(other.call(xs::msg_type::control, lu({"-a"})).str(), "OK");
+  EXPECT_EQ(c.reply(start).str(), "Cancellation was requested");
+  EXPECT_EQ(cmdline().find(" -U"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "state_dump"));
+  EXPECT_EQ(other.call(xs::msg_type::write, z("/after") + "1").str(), "OK");
+}
+
 // The binary's own checks of a state file: the dry run (--live-update-check) and -U refuse a broken
 // one with a reason and exit 1, before serving anything.
 TEST(LiveUpdateState, HostileStateFilesAreRefusedCleanly) {

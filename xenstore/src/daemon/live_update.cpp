@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 
 #include "xenwire/base/unique_fd.hpp"
 #include "xenwire/xenstore/migration/stream.hpp"
@@ -193,41 +194,52 @@ bool carries_live_update_transactions(const std::string& binary) {
   return file_holds(binary, live_update_transactions_marker);
 }
 
-std::string run_live_update_check(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
+result<live_update_check> live_update_check::start(const std::vector<std::string>& argv) {
   std::vector<char*> raw = c_argv(argv);
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return "cannot run the check: pipe failed";
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail(std::error_code(errno, std::generic_category()));
   unique_fd rd(fds[0]), wr(fds[1]);
   const pid_t pid = ::fork();
-  if (pid < 0) return "cannot run the check: fork failed";
+  if (pid < 0) return fail(std::error_code(errno, std::generic_category()));
   if (pid == 0) {
     ::dup2(wr.get(), 1);
     ::dup2(wr.get(), 2);
     ::execv(raw[0], raw.data());
     ::_exit(127);
   }
-  wr.reset();
-  std::string said;
-  const auto until = clock::now() + limit;
-  bool timed_out = false;
+  ::fcntl(rd.get(), F_SETFL, O_NONBLOCK);
+  return live_update_check(pid, std::move(rd));
+}
+
+live_update_check::live_update_check(live_update_check&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), out_(std::move(o.out_)), said_(std::move(o.said_)) {}
+
+live_update_check::~live_update_check() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+bool live_update_check::read() {
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count();
-    pollfd p{rd.get(), POLLIN, 0};
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
-      timed_out = true;
-      break;
-    }
     char buf[512];
-    const ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    const ssize_t n = ::read(out_.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (said.size() < 4096) said.append(buf, static_cast<std::size_t>(n));
+    if (n < 0) return errno == EAGAIN;
+    if (n == 0) return false;
+    if (said_.size() < 4096) said_.append(buf, static_cast<std::size_t>(n));
   }
-  if (timed_out) ::kill(pid, SIGKILL);
+}
+
+std::string live_update_check::finish(bool timed_out, std::chrono::milliseconds limit) {
+  if (timed_out) ::kill(pid_, SIGKILL);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
+  pid_ = -1;
   if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  std::string said = said_;
   while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
   std::string how = timed_out ? "no answer within " + std::to_string(limit.count()) + " ms"
                     : WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))

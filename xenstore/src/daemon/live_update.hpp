@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "xenwire/base/unique_fd.hpp"
 #include "xenwire/xenstore/daemon/live_update_state.hpp"
 #include "xenwire/xenstore/server/core.hpp"
 
@@ -50,6 +51,8 @@ class live_update_session {
   std::optional<time_point> deadline() const;
   // The start failed (state not written, exec failed): the session ends, as in C.
   void end() { session_.reset(); }
+  // A session is open (not aborted, its owner still connected).
+  bool active() const noexcept { return session_.has_value(); }
   // The owner went away: its session ends with it (C's talloc parent).
   void connection_closed(conn_id conn);
 
@@ -85,9 +88,29 @@ std::error_code exec_live_update(const std::vector<std::string>& argv);
 bool takes_live_update_check(const std::string& binary);
 // Does the file carry live_update_transactions_marker (it reads open transactions from the state)?
 bool carries_live_update_transactions(const std::string& binary);
-// Runs argv (the new binary's, plus --live-update-check STATE) for at most `limit`: "" if it exited
-// 0, else what it said and how it ended.
-std::string run_live_update_check(const std::vector<std::string>& argv, std::chrono::milliseconds limit);
+// The new binary's dry run (argv plus --live-update-check STATE), running beside the daemon, which
+// serves on meanwhile: the daemon polls fd() and calls read() when it is readable, until read()
+// says the check has closed its output; then finish() reaps it.
+class live_update_check {
+ public:
+  static result<live_update_check> start(const std::vector<std::string>& argv);
+  live_update_check(live_update_check&&) noexcept;
+  live_update_check& operator=(live_update_check&&) = delete;
+  ~live_update_check();  // kills and reaps a check still running
+
+  int fd() const noexcept { return out_.get(); }
+  // Takes what the check said; false once it closed its output (it is exiting).
+  bool read();
+  // Waits for the check to exit (killed first if `timed_out`, after `limit`): "" if it exited 0,
+  // else what it said and how it ended.
+  std::string finish(bool timed_out, std::chrono::milliseconds limit);
+
+ private:
+  live_update_check(pid_t pid, unique_fd out) noexcept : pid_(pid), out_(std::move(out)) {}
+  pid_t pid_;
+  unique_fd out_;
+  std::string said_;
+};
 
 // "" or C's sentence for a binary that cannot be exec'd.
 std::string check_live_update_binary(const std::string& path);

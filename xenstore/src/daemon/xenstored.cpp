@@ -58,6 +58,15 @@ struct xenstored::impl final {
   std::vector<conn_id> visit_scratch, visited_scratch;
   std::vector<core_effect> effects_scratch;
   live_update_session live_update;
+  // A xenwire binary's dry run in progress, and the start it decides.
+  struct running_check {
+    live_update_check dry;
+    live_update_session::start_now go;
+    std::vector<std::string> argv;
+    time_point deadline;
+    std::chrono::milliseconds limit;
+  };
+  std::optional<running_check> check;
 
   impl(daemon_settings s, log_sink sink, std::unique_ptr<event_loop> l)
       : settings(std::move(s)), log_out(std::move(sink)), loop(std::move(l)), core(settings.config) {}
@@ -159,27 +168,85 @@ struct xenstored::impl final {
   // ---- live update ----
   // A waiting start: refused, still waiting, or carried out now (then we only come back on failure).
   void poll_live_update(time_point now) {
+    if (check) return;  // one start at a time: a second -s waits for the first's outcome
     auto next = live_update.poll(now, core.open_transactions());
     if (auto* a = std::get_if<live_update_session::answer>(&next)) {
       say(log_level::warn, "live update refused: " + a->text);
       (void)core.complete_live_update(a->token, a->text, now);
     } else if (auto* go = std::get_if<live_update_session::start_now>(&next)) {
-      std::string failure = exec_new_binary(*go);
-      say(log_level::error, "live update failed: " + failure + "; still serving");
-      live_update.end();
-      (void)core.complete_live_update(go->token, failure, now);
+      std::string failure = start_live_update(*go);
+      if (failure.empty()) return;  // the new binary's check runs; we serve on meanwhile
+      live_update_failed(go->token, failure, now);
     } else {
       return;
     }
     touched.push_back(0);  // the answer is output (an effect::ready): settle again without sleeping
   }
 
-  // Writes the state (C's state_dump, with the requester's "OK" in it) and execs the new binary
-  // with our fds inherited. Returns only on failure, with the sentence the operator gets.
-  std::string exec_new_binary(const live_update_session::start_now& go) {
+  void live_update_failed(live_update_token token, const std::string& failure, time_point now) {
+    say(log_level::error, "live update failed: " + failure + "; still serving");
+    live_update.end();
+    (void)core.complete_live_update(token, failure, now);
+  }
+
+  // A start: a foreign binary (C xenstored) is exec'd at once, as C does. A xenwire binary is first
+  // tried on the state and its command line (what it would refuse after exec, when nobody is left
+  // to serve, it refuses now); the check runs beside us while we serve, so only the final state,
+  // written again when it passes, and the exec are the clients' blackout.
+  std::string start_live_update(const live_update_session::start_now& go) {
     if (!settings.guest_sockets.empty()) return "Live update with --guest-socket is not supported.";
     if (rings && rings->size() > 0 && !rings->exec_event_fd())
       return "Live update with domains' rings connected needs event channels that survive exec (the Xen backend).";
+    auto argv = live_update_argv(settings.argv, live_update.binary(), live_update.cmdline());
+    if (!takes_live_update_check(argv.front())) return exec_new_binary(go, argv);
+    std::size_t records = 0;
+    if (std::string failure = write_state(go, argv, records); !failure.empty()) return failure;
+    auto dry = argv;
+    dry.insert(dry.end(), {"--live-update-check", live_update_state_path()});
+    auto started = live_update_check::start(dry);
+    if (!started) {
+      ::unlink(live_update_state_path().c_str());
+      return "The new binary refused the state: cannot run its check: " + started.error().message();
+    }
+    // It imports the whole store (a few µs a node here): allow for that, and a margin.
+    const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(10) +
+                                                                              std::chrono::microseconds(50) * records);
+    check.emplace(running_check{std::move(*started), go, std::move(argv), clock::now() + limit, limit});
+    const int fd = check->dry.fd();
+    if (auto r = loop->add(fd, EPOLLIN, [this](std::uint32_t) {
+          if (!check->dry.read()) finish_check(false, clock::now());
+        });
+        !r) {
+      check.reset();
+      ::unlink(live_update_state_path().c_str());
+      return "The new binary refused the state: cannot watch its check: " + r.error().message();
+    }
+    say(log_level::info, "live update: checking " + check->argv.front() + " on the state, serving meanwhile");
+    return {};
+  }
+
+  // The check ended (or ran out of time): exec with the state as it is now, or say why not.
+  void finish_check(bool timed_out, time_point now) {
+    running_check done = std::move(*check);
+    check.reset();
+    loop->remove(done.dry.fd());
+    const std::string why = done.dry.finish(timed_out, done.limit);
+    std::string failure;
+    if (!live_update.active()) {
+      failure = "Cancellation was requested";  // -a, or the session's owner went away
+    } else if (!why.empty()) {
+      failure = "The new binary refused the state: " + why;
+    }
+    if (failure.empty()) failure = exec_new_binary(done.go, done.argv);  // returns only on failure
+    ::unlink(live_update_state_path().c_str());
+    live_update_failed(done.go.token, failure, now);
+    touched.push_back(0);
+  }
+
+  // Writes the state (C's state_dump, with the requester's "OK" in it) to live_update_state_path().
+  // Returns "" or the sentence the operator gets.
+  std::string write_state(const live_update_session::start_now& go, const std::vector<std::string>& argv,
+                          std::size_t& records) {
     export_options opt;
     opt.version = migration::stream_version::v1;  // what C xenstored 4.17 reads
     opt.socket_fd = [this](conn_id id) {
@@ -195,8 +262,6 @@ struct xenstored::impl final {
     opt.drop_transactions = go.drop_transactions;
     // Checked again: the file may have been replaced since the start was requested. A C binary
     // would lose them, so then open transactions make the export refuse (would_block).
-    const auto argv = live_update_argv(settings.argv, live_update.binary(), live_update.cmdline());
-    const bool xenwire_target = takes_live_update_check(argv.front());
     opt.keep_transactions = go.keep_transactions && carries_live_update_transactions(argv.front());
     auto state = core.export_state(opt);
     if (!state && state.error() == make_error_code(errc::not_supported)) {
@@ -218,36 +283,31 @@ struct xenstored::impl final {
         }
       }
     }
+    records = state->records.size();
     auto bytes = migration::write_stream(*state);
     if (!bytes) return "Dump state error: " + bytes.error().message();
     const std::string path = live_update_state_path();
-    {
-      unique_fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!f) return "Dump state open error";
-      std::string_view rest(*bytes);
-      while (!rest.empty()) {
-        const ssize_t n = ::write(f.get(), rest.data(), rest.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          ::unlink(path.c_str());
-          return "Dump write error";
-        }
-        rest.remove_prefix(static_cast<std::size_t>(n));
-      }
-    }
-    // A xenwire binary is first tried on the state (and its command line): what it would refuse
-    // after exec, when nobody is left to serve, it refuses now.
-    if (xenwire_target) {
-      auto check = argv;
-      check.insert(check.end(), {"--live-update-check", path});
-      // It imports the whole store (about 10 µs a node here): allow for that, and a margin.
-      const auto limit = std::chrono::seconds(10) + std::chrono::microseconds(50) * state->records.size();
-      if (std::string why = run_live_update_check(check, std::chrono::duration_cast<std::chrono::milliseconds>(limit));
-          !why.empty()) {
+    unique_fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!f) return "Dump state open error";
+    std::string_view rest(*bytes);
+    while (!rest.empty()) {
+      const ssize_t n = ::write(f.get(), rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
         ::unlink(path.c_str());
-        return "The new binary refused the state: " + why;
+        return "Dump write error";
       }
+      rest.remove_prefix(static_cast<std::size_t>(n));
     }
+    return {};
+  }
+
+  // Writes the state as it is now and execs the new binary with our fds inherited. Returns only on
+  // failure, with the sentence the operator gets.
+  std::string exec_new_binary(const live_update_session::start_now& go, const std::vector<std::string>& argv) {
+    std::size_t records = 0;
+    if (std::string failure = write_state(go, argv, records); !failure.empty()) return failure;
+    const std::string path = live_update_state_path();
     std::vector<int> inherited{listeners.front().listener.fd()};
     for (auto& [id, conn] : sockets) inherited.push_back(conn->fd());
     for (int fd : inherited) ::fcntl(fd, F_SETFD, 0);
@@ -439,6 +499,7 @@ struct xenstored::impl final {
       run_effects(now, visit);
       if (!progressed && visit.empty()) break;
     }
+    if (check && now >= check->deadline) finish_check(true, now);
     if (live_update.deadline()) poll_live_update(now);
     // Still busy after the last pass: run() polls without sleeping until this drains.
     touched.insert(touched.end(), visit.begin(), visit.end());
@@ -515,6 +576,7 @@ result<void> xenstored::run() {
     // Leftover work from the last settle: poll without sleeping.
     auto deadline = d.touched.empty() ? d.core.next_deadline() : std::optional<time_point>(clock::now());
     if (auto lu = d.live_update.deadline(); lu && (!deadline || *lu < *deadline)) deadline = lu;
+    if (d.check && (!deadline || d.check->deadline < *deadline)) deadline = d.check->deadline;
     if (auto r = d.loop->run_once(deadline); !r) return fail(r.error());
     d.settle(clock::now());
   }
