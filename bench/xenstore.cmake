@@ -63,3 +63,25 @@ add_executable(bench_xenstore_memory ${CMAKE_CURRENT_SOURCE_DIR}/xenstore_memory
 target_link_libraries(bench_xenstore_memory PRIVATE xenwire::xenstore_server)
 xenwire_warnings(bench_xenstore_memory)
 
+# Boot storm (issue 15): xl's create/destroy sequence for D domains through Xen's own libxenstore
+# (libxen-dev's, found with pkg-config; without it the bench is left out) against xenwire-xenstored
+# and any --daemon NAME=SPEC, with the saturation bench's daemon machinery.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(XENWIRE_BENCH_XENSTORE QUIET IMPORTED_TARGET xenstore)
+endif()
+if(XENWIRE_BENCH_XENSTORE_FOUND)
+  add_executable(bench_xenstore_boot_storm
+    ${CMAKE_CURRENT_SOURCE_DIR}/xenstore_boot_storm.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/saturation_daemon.cpp)
+  target_link_libraries(bench_xenstore_boot_storm PRIVATE PkgConfig::XENWIRE_BENCH_XENSTORE xenwire::sim_host)
+  xenwire_warnings(bench_xenstore_boot_storm)
+  xenwire_bench_daemons(bench_xenstore_boot_storm)
+  # Smoke run in ctest (5 domains against xenwire-xenstored, under a second) so the bench keeps
+  # building and running; its numbers mean nothing at this size.
+  if(XENWIRE_BUILD_TESTS AND TARGET xenwire-xenstored)
+    add_test(NAME bench_xenstore_boot_storm.smoke
+             COMMAND bench_xenstore_boot_storm --domains 5 --parallel 2 --rounds 1 --pin=none)
+    set_tests_properties(bench_xenstore_boot_storm.smoke PROPERTIES LABELS "bench" TIMEOUT 60)
+  endif()
+endif()
