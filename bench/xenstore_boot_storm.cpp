@@ -7,7 +7,7 @@
 //
 // Per domain N (libxl's sequence, tools/libs/light; xl's own connection plays the toolstack, two more
 // dom0 connections play netback and the guest's netfront, since guests need no ring here):
-//   create   a transaction making /local/domain/N, /vm/UUID and /libxl/N (29 nodes, with libxl's
+//   create   a transaction making /local/domain/N, /vm/UUID and /libxl/N (27 nodes, with libxl's
 //            permissions for domain N: libxl__domain_make); a transaction writing the build's nodes
 //            (memory, cpu, store and console: libxl__build_post); a transaction adding vif 0's
 //            frontend and backend directories with their permissions (libxl__device_generic_add);
@@ -163,7 +163,7 @@ struct clients {
   connection xl, netback, netfront;
 };
 
-// libxl__domain_make's transaction: 29 nodes, each directory with its permissions.
+// libxl__domain_make's transaction: 27 nodes, each directory with its permissions.
 void make_domain(connection& xl, const domain_paths& p, unsigned domid) {
   const std::vector<xs_permissions> noperm = {{0, XS_PERM_NONE}};
   const std::vector<xs_permissions> roperm = {{0, XS_PERM_NONE}, {domid, XS_PERM_READ}};
@@ -449,6 +449,11 @@ std::unique_ptr<xenwire::sim::remote_transport> create_domains(const measured_da
     if (auto r = (*host)->create_domain(domid); !r && r.error() != std::errc::file_exists)
       fail("creating dom" + std::to_string(domid) + " on " + d.name() + "'s host: " + r.error().message());
   }
+  // C finds a domain in the host's whole domain list, one host message (256 KiB, about 6,000
+  // domains); past that it would refuse every domain's nodes in the middle of the storm.
+  if (auto all = (*host)->domains(); !all)
+    fail(d.name() + "'s host cannot list " + std::to_string(cfg.domains) +
+         " domains (the emulation's message limit): " + all.error().message());
   return std::move(*host);
 }
 
