@@ -570,6 +570,25 @@ void print_ratios(std::size_t domains, const std::map<std::string, storm_result>
   }
 }
 
+// The same ratios round by round (xenwire's storm against the other's of the same round, run
+// back to back), then their median: steadier than a ratio of medians when the machine's load drifts.
+void print_paired_ratios(std::size_t domains, const std::map<std::string, std::vector<storm_result>>& runs) {
+  const auto us = runs.find("xenwire");
+  if (us == runs.end()) return;
+  for (const auto& [name, other] : runs) {
+    if (name == "xenwire") continue;
+    std::vector<double> wall, cpu, cpu_per_request;
+    for (std::size_t i = 0; i < other.size(); ++i) {
+      const storm_result &x = us->second[i], &c = other[i];
+      wall.push_back(x.seconds / c.seconds);
+      cpu.push_back(x.cpu_seconds / c.cpu_seconds);
+      cpu_per_request.push_back(x.per_request(x.cpu_seconds) / c.per_request(c.cpu_seconds));
+    }
+    std::printf("| %zu | xenwire ÷ %s, median of per-round ratios | %.2f | %.2f | | %.2f | | | | |\n", domains,
+                name.c_str(), median(wall), median(cpu), median(cpu_per_request));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -604,6 +623,7 @@ int main(int argc, char** argv) {
       cells[d.name()] = m;
     }
     print_ratios(n, cells);
+    print_paired_ratios(n, runs);
     std::fflush(stdout);
   }
   return 0;
