@@ -264,7 +264,7 @@ void pin_to_one_cpu() {
   }
 }
 
-double median(std::vector<double> v) {
+double median_of_rounds(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }

@@ -86,8 +86,9 @@ int wait_exit(pid_t pid);
 // Pins the calling process, and every process it starts from then on, to its first allowed CPU.
 void pin_to_one_cpu();
 
-// The median (the mean of the middle two for an even count); `v` not empty.
-double median(std::vector<double> v);
+// The median (the mean of the middle two for an even count); `v` not empty. Not bench_support.hpp's
+// median (the upper middle): a bench may include both.
+double median_of_rounds(std::vector<double> v);
 
 // The syscalls a process makes between start() and stop(), counted by
 // `perf stat -e raw_syscalls:sys_enter -p PID` (the tracepoint costs the process CPU meanwhile).

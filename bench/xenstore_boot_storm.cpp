@@ -513,7 +513,7 @@ storm_result median_of(const std::vector<storm_result>& runs) {
   auto med = [&](auto field) {
     std::vector<double> v;
     for (const auto& r : runs) v.push_back(static_cast<double>(field(r)));
-    return median(v);
+    return median_of_rounds(v);
   };
   storm_result m;
   m.create_seconds = med([](const storm_result& r) { return r.create_seconds; });
@@ -585,7 +585,8 @@ void print_paired_ratios(std::size_t domains, const std::map<std::string, std::v
       cpu_per_request.push_back(x.per_request(x.cpu_seconds) / c.per_request(c.cpu_seconds));
     }
     std::printf("| %zu | xenwire ÷ %s, median of per-round ratios | %.2f | %.2f | | %.2f | | | | |\n", domains,
-                name.c_str(), median(wall), median(cpu), median(cpu_per_request));
+                name.c_str(), median_of_rounds(wall), median_of_rounds(cpu),
+                median_of_rounds(cpu_per_request));
   }
 }
 

@@ -157,9 +157,9 @@ int main(int argc, char** argv) {
           cpu.push_back(r.cpu_us_per_request());
           user.push_back(r.user_us_per_request());
         }
-        c.per_second = median(rate);
-        c.cpu_us = median(cpu);
-        c.user_us = median(user);
+        c.per_second = median_of_rounds(rate);
+        c.cpu_us = median_of_rounds(cpu);
+        c.user_us = median_of_rounds(user);
         if (o.syscalls) c.syscalls = run_load(d, n, w, o.seconds, "perf").syscalls_per_request();
         cells[d.name()] = c;
       }
