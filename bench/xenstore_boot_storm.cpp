@@ -451,9 +451,11 @@ std::unique_ptr<xenwire::sim::remote_transport> create_domains(const measured_da
   }
   // C finds a domain in the host's whole domain list, one host message (256 KiB, about 6,000
   // domains); past that it would refuse every domain's nodes in the middle of the storm.
-  if (auto all = (*host)->domains(); !all)
+  if (auto all = (*host)->domains(); !all) {
+    errno = 0;  // the reason is the error below, not a stale errno
     fail(d.name() + "'s host cannot list " + std::to_string(cfg.domains) +
          " domains (the emulation's message limit): " + all.error().message());
+  }
   return std::move(*host);
 }
 
@@ -595,7 +597,9 @@ void print_paired_ratios(std::size_t domains, const std::map<std::string, std::v
 int main(int argc, char** argv) {
   options o = parse(argc, argv);
   if (o.daemons.pin) pin_to_one_cpu();
-  const std::vector<measured_daemon> daemons = start_daemons(o);
+  // Static: fail() ends the bench with std::exit, which destroys statics, not locals, and the
+  // daemons must be stopped (hosts of their own included) however the bench ends.
+  static const std::vector<measured_daemon> daemons = start_daemons(o);
   if (daemons.empty()) fail("no daemon to measure");
   print_header(o);
   for (std::size_t n : o.domains) {

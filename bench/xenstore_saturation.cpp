@@ -121,7 +121,9 @@ struct cell {
 int main(int argc, char** argv) {
   const options o = parse(argc, argv);
   if (o.daemons.pin) pin_to_one_cpu();
-  std::vector<measured_daemon> daemons = start_daemons(o);
+  // Static: fail() ends the bench with std::exit, which destroys statics, not locals, and the
+  // daemons must be stopped (hosts of their own included) however the bench ends.
+  static std::vector<measured_daemon> daemons = start_daemons(o);
   if (daemons.empty()) fail("no daemon to measure");
 
   std::printf("# bench_xenstore_saturation: %s, %.1f s per run, median of %d rounds (daemons alternated)\n",
