@@ -13,9 +13,13 @@
 #include <sstream>
 #include <iterator>
 #include <thread>
+#include <vector>
+
+#include <sched.h>
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,17 +41,10 @@ pid_t launch(const std::vector<std::string>& argv, const std::vector<std::string
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execv(args[0], args.data());
-    std::fprintf(stderr, "bench_xenstore_saturation: exec %s: %s\n", args[0], std::strerror(errno));
+    std::fprintf(stderr, "%s: exec %s: %s\n", program_invocation_short_name, args[0], std::strerror(errno));
     ::_exit(127);
   }
   return pid;
-}
-
-int wait_status(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 pid_t listener_pid(const std::string& socket) {
@@ -62,8 +59,15 @@ pid_t listener_pid(const std::string& socket) {
 
 }  // namespace
 
+int wait_exit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 [[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "bench_xenstore_saturation: %s%s%s\n", what.c_str(), errno != 0 ? ": " : "",
+  std::fprintf(stderr, "%s: %s%s%s\n", program_invocation_short_name, what.c_str(), errno != 0 ? ": " : "",
                errno != 0 ? std::strerror(errno) : "");
   std::exit(1);
 }
@@ -108,7 +112,7 @@ measured_daemon measured_daemon::on_host(std::string name, const std::string& ho
   start.insert(start.end(), argv.begin(), argv.end());
   std::vector<std::string> env = {"XENWIRE_RUN_DIR=" + d.run_dir_};
   if (!preload.empty()) env.push_back("LD_PRELOAD=" + preload);  // the host passes it on, after its own
-  if (wait_status(launch(start, env)) != 0)
+  if (wait_exit(launch(start, env)) != 0)
     fail("xenwire-host did not start " + argv[0] + " (its log: " + d.run_dir_ + "/" + d.host_name_ + "/host.log)");
   d.socket_ = d.run_dir_ + "/" + d.host_name_ + "/xenstored.sock";
   d.wait_until_up();
@@ -136,12 +140,13 @@ measured_daemon::measured_daemon(measured_daemon&& o) noexcept
 measured_daemon::~measured_daemon() {
   if (child_ > 0) {
     ::kill(child_, SIGTERM);
-    wait_status(child_);
+    wait_exit(child_);
     ::unlink(socket_.c_str());
   }
   if (!host_bin_.empty()) {
-    const int rc = wait_status(launch({host_bin_, "--host", host_name_, "stop"}, {"XENWIRE_RUN_DIR=" + run_dir_}));
-    if (rc != 0) std::fprintf(stderr, "bench_xenstore_saturation: stopping %s's host: status %d\n", name_.c_str(), rc);
+    const int rc = wait_exit(launch({host_bin_, "--host", host_name_, "stop"}, {"XENWIRE_RUN_DIR=" + run_dir_}));
+    if (rc != 0)
+      std::fprintf(stderr, "%s: stopping %s's host: status %d\n", program_invocation_short_name, name_.c_str(), rc);
   }
   if (!run_dir_.empty()) {
     std::error_code ec;
@@ -176,6 +181,121 @@ measured_daemon::cpu_times measured_daemon::cpu() const {
   fields >> utime >> stime;
   const auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
   return {static_cast<double>(utime) / hz, static_cast<double>(stime) / hz};
+}
+
+std::uint64_t measured_daemon::voluntary_switches() const {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+    std::ifstream in(task.path() / "status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::stoull(line.substr(line.find(':') + 1));
+  }
+  if (ec) fail("reading /proc/" + std::to_string(pid_) + "/task (" + name_ + " gone?)");
+  return total;
+}
+
+daemon_options::daemon_options() {
+#ifdef XENWIRE_HOST_BINARY
+  host_bin = XENWIRE_HOST_BINARY;
+#endif
+#ifdef XENWIRE_EMU_PRELOAD
+  preload = XENWIRE_EMU_PRELOAD;
+#endif
+}
+
+bool daemon_options::parse(int argc, char** argv, int& i) {
+  const std::string a = argv[i];
+  auto next = [&]() -> std::string {
+    if (i + 1 >= argc) fail("missing value for " + a);
+    return argv[++i];
+  };
+  if (a == "--pin=one") pin = true;
+  else if (a == "--pin=none") pin = false;
+  else if (a == "--no-xenwire") xenwire = false;
+  else if (a == "--host-bin") host_bin = next();
+  else if (a == "--daemon") {
+    const std::string spec = next();
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) fail("--daemon takes NAME=SOCKET or NAME=PROGRAM");
+    others.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void daemon_options::start_xenwire(std::vector<measured_daemon>& out, const std::string& socket) const {
+  if (!xenwire) return;
+#ifdef XENWIRE_XENSTORED_BINARY
+  out.push_back(measured_daemon::spawn("xenwire",
+                                       {XENWIRE_XENSTORED_BINARY, "-N", "--log-level", "warn", "--no-rate-limit"}, socket));
+#else
+  (void)out;
+  (void)socket;
+  fail("xenwire-xenstored was not built with this bench (--no-xenwire)");
+#endif
+}
+
+void daemon_options::start_others(std::vector<measured_daemon>& out) const {
+  for (const auto& [name, spec] : others) {
+    struct stat st{};
+    if (::stat(spec.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+      out.push_back(measured_daemon::external(name, spec));
+    } else {
+      if (host_bin.empty()) fail("no xenwire-host to start " + spec + " on (--host-bin)");
+      out.push_back(measured_daemon::on_host(name, host_bin, {spec, "-N"}, preload));
+    }
+  }
+}
+
+void pin_to_one_cpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) fail("sched_getaffinity");
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &set)) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(c, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) fail("sched_setaffinity");
+    return;
+  }
+}
+
+double median_of_rounds(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+syscall_counter::syscall_counter(const std::string& perf, pid_t pid)
+    : out_("/tmp/xenwire-bench-perf-" + std::to_string(::getpid())) {
+  perf_ = ::fork();
+  if (perf_ < 0) fail("fork");
+  if (perf_ == 0) {
+    const std::string target = std::to_string(pid);
+    ::execlp(perf.c_str(), perf.c_str(), "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", target.c_str(), "-o",
+             out_.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // attached before the run starts
+}
+
+syscall_counter::~syscall_counter() { stop(); }
+
+double syscall_counter::stop() {
+  if (perf_ < 0) return -1;
+  ::kill(perf_, SIGINT);
+  wait_exit(perf_);
+  perf_ = -1;
+  std::ifstream in(out_);
+  std::string line;
+  double count = -1;
+  while (std::getline(in, line))
+    if (line.find("raw_syscalls:sys_enter") != std::string::npos) count = std::strtod(line.c_str(), nullptr);
+  ::unlink(out_.c_str());
+  return count;
 }
 
 }  // namespace xenwire::bench

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <memory>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -112,14 +112,6 @@ bool is_write(workload w, std::uint64_t i) {
   ::_exit(0);
 }
 
-double perf_count(const std::string& file) {
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.find("raw_syscalls:sys_enter") != std::string::npos) return std::strtod(line.c_str(), nullptr);
-  return -1;
-}
-
 }  // namespace
 
 const char* name(workload w) {
@@ -175,40 +167,20 @@ load_result run_load(const measured_daemon& d, std::size_t clients, workload w, 
   }
   ::close(ready[0]);
 
-  pid_t perf_pid = -1;
-  const std::string perf_out = "/tmp/xenwire-sat-perf-" + std::to_string(::getpid());
-  if (!perf.empty()) {
-    perf_pid = ::fork();
-    if (perf_pid == 0) {
-      const std::string pid = std::to_string(d.pid());
-      ::execlp(perf.c_str(), perf.c_str(), "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", pid.c_str(), "-o",
-              perf_out.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // attached before the run starts
-  }
+  std::unique_ptr<syscall_counter> syscalls;
+  if (!perf.empty()) syscalls = std::make_unique<syscall_counter>(perf, d.pid());
 
   load_result r;
   const auto cpu0 = d.cpu();
   const auto t0 = clock_type::now();
   ::close(go[1]);
   int failed = 0;
-  for (pid_t pid : pids) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
-  }
+  for (pid_t pid : pids) failed += wait_exit(pid) != 0;
   r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
   const auto cpu1 = d.cpu();
   r.daemon_user_seconds = cpu1.user - cpu0.user;
   r.daemon_cpu_seconds = r.daemon_user_seconds + cpu1.system - cpu0.system;
-  if (perf_pid > 0) {
-    ::kill(perf_pid, SIGINT);
-    ::waitpid(perf_pid, nullptr, 0);
-    r.syscalls = perf_count(perf_out);
-    ::unlink(perf_out.c_str());
-  }
+  if (syscalls) r.syscalls = syscalls->stop();
   if (failed > 0) fail(std::to_string(failed) + " clients of " + d.name() + " failed during the run");
   for (std::size_t i = 0; i < clients; ++i) r.requests += counts[i];
   ::munmap(counts, clients * sizeof(std::uint64_t));

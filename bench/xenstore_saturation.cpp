@@ -26,8 +26,6 @@
 #include <string>
 #include <vector>
 
-#include <sched.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "saturation_daemon.hpp"
@@ -55,49 +53,20 @@ workload parse_workload(const std::string& s) {
   fail("unknown workload " + s + " (read, write, mix)");
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-// Every process started from here on (clients, daemons, hosts) inherits the first allowed CPU.
-void pin_to_one_cpu() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) fail("sched_getaffinity");
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (!CPU_ISSET(c, &set)) continue;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(c, &one);
-    if (sched_setaffinity(0, sizeof one, &one) != 0) fail("sched_setaffinity");
-    return;
-  }
-}
-
 struct options {
   std::vector<std::size_t> clients = {1, 8, 50};
   std::vector<workload> workloads = {workload::read, workload::write};
   double seconds = 3;
   int rounds = 3;
-  bool pin = true;
   bool syscalls = false;
-  bool xenwire = true;
   bool floor = true;
-  std::string host_bin;
-  std::string preload;  // the emulated libraries, preloaded into daemons started on a host
-  std::vector<std::pair<std::string, std::string>> others;  // NAME, SPEC
+  daemon_options daemons;
 };
 
 options parse(int argc, char** argv) {
   options o;
-#ifdef XENWIRE_HOST_BINARY
-  o.host_bin = XENWIRE_HOST_BINARY;
-#endif
-#ifdef XENWIRE_EMU_PRELOAD
-  o.preload = XENWIRE_EMU_PRELOAD;
-#endif
   for (int i = 1; i < argc; ++i) {
+    if (o.daemons.parse(argc, argv, i)) continue;
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
       if (i + 1 >= argc) fail("missing value for " + a);
@@ -111,18 +80,9 @@ options parse(int argc, char** argv) {
       for (const auto& w : split(next())) o.workloads.push_back(parse_workload(w));
     } else if (a == "--seconds") o.seconds = std::stod(next());
     else if (a == "--rounds") o.rounds = std::max(1, std::stoi(next()));
-    else if (a == "--pin=one") o.pin = true;
-    else if (a == "--pin=none") o.pin = false;
     else if (a == "--syscalls") o.syscalls = true;
-    else if (a == "--no-xenwire") o.xenwire = false;
     else if (a == "--no-floor") o.floor = false;
-    else if (a == "--host-bin") o.host_bin = next();
-    else if (a == "--daemon") {
-      const std::string spec = next();
-      const auto eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) fail("--daemon takes NAME=SOCKET or NAME=PROGRAM");
-      o.others.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
-    } else {
+    else {
       fail("unknown argument " + a + " (see the comment atop bench/xenstore_saturation.cpp)");
     }
   }
@@ -132,14 +92,7 @@ options parse(int argc, char** argv) {
 std::vector<measured_daemon> start_daemons(const options& o) {
   std::vector<measured_daemon> ds;
   const std::string tmp = "/tmp/xenwire-sat-" + std::to_string(::getpid());
-  if (o.xenwire) {
-#ifdef XENWIRE_XENSTORED_BINARY
-    ds.push_back(measured_daemon::spawn(
-        "xenwire", {XENWIRE_XENSTORED_BINARY, "-N", "--log-level", "warn", "--no-rate-limit"}, tmp + "-xenwire.sock"));
-#else
-    fail("xenwire-xenstored was not built with this bench (--no-xenwire)");
-#endif
-  }
+  o.daemons.start_xenwire(ds, tmp + "-xenwire.sock");
   if (o.floor) {
 #ifdef XENWIRE_FLOOR_BINARY
     ds.push_back(measured_daemon::spawn("floor", {XENWIRE_FLOOR_BINARY, "--value-size", std::to_string(value_size)},
@@ -148,15 +101,7 @@ std::vector<measured_daemon> start_daemons(const options& o) {
     fail("bench_floor_xenstored was not built with this bench (--no-floor)");
 #endif
   }
-  for (const auto& [name, spec] : o.others) {
-    struct stat st{};
-    if (::stat(spec.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-      ds.push_back(measured_daemon::external(name, spec));
-    } else {
-      if (o.host_bin.empty()) fail("no xenwire-host to start " + spec + " on (--host-bin)");
-      ds.push_back(measured_daemon::on_host(name, o.host_bin, {spec, "-N"}, o.preload));
-    }
-  }
+  o.daemons.start_others(ds);
   for (const auto& d : ds) {
     prepare(d);
     std::fprintf(stderr, "bench_xenstore_saturation: %s (pid %d) at %s\n", d.name().c_str(), d.pid(), d.socket().c_str());
@@ -175,20 +120,22 @@ struct cell {
 
 int main(int argc, char** argv) {
   const options o = parse(argc, argv);
-  if (o.pin) pin_to_one_cpu();
-  std::vector<measured_daemon> daemons = start_daemons(o);
+  if (o.daemons.pin) pin_to_one_cpu();
+  // Static: fail() ends the bench with std::exit, which destroys statics, not locals, and the
+  // daemons must be stopped (hosts of their own included) however the bench ends.
+  static std::vector<measured_daemon> daemons = start_daemons(o);
   if (daemons.empty()) fail("no daemon to measure");
 
   std::printf("# bench_xenstore_saturation: %s, %.1f s per run, median of %d rounds (daemons alternated)\n",
-              o.pin ? "all processes pinned to one CPU" : "unpinned", o.seconds, o.rounds);
+              o.daemons.pin ? "all processes pinned to one CPU" : "unpinned", o.seconds, o.rounds);
   std::printf("# CPU: utime+stime of /proc/PID/stat over the run / requests%s\n",
               o.syscalls ? "; syscalls: perf raw_syscalls:sys_enter -p PID, one extra round" : "");
   std::printf("\n| workload | clients | daemon | req/s | daemon CPU us/req | of which user | syscalls/req |");
   for (const auto& d : daemons)
-    if (d.name() != "xenwire" && o.xenwire) std::printf(" xenwire/%s CPU |", d.name().c_str());
+    if (d.name() != "xenwire" && o.daemons.xenwire) std::printf(" xenwire/%s CPU |", d.name().c_str());
   std::printf("\n|---|---:|---|---:|---:|---:|---:|");
   for (const auto& d : daemons)
-    if (d.name() != "xenwire" && o.xenwire) std::printf("---:|");
+    if (d.name() != "xenwire" && o.daemons.xenwire) std::printf("---:|");
   std::printf("\n");
   std::fflush(stdout);
 
@@ -212,9 +159,9 @@ int main(int argc, char** argv) {
           cpu.push_back(r.cpu_us_per_request());
           user.push_back(r.user_us_per_request());
         }
-        c.per_second = median(rate);
-        c.cpu_us = median(cpu);
-        c.user_us = median(user);
+        c.per_second = median_of_rounds(rate);
+        c.cpu_us = median_of_rounds(cpu);
+        c.user_us = median_of_rounds(user);
         if (o.syscalls) c.syscalls = run_load(d, n, w, o.seconds, "perf").syscalls_per_request();
         cells[d.name()] = c;
       }
@@ -225,7 +172,7 @@ int main(int argc, char** argv) {
         if (c.syscalls >= 0) std::printf("%.2f |", c.syscalls);
         else std::printf("- |");
         for (const auto& other : daemons) {
-          if (other.name() == "xenwire" || !o.xenwire) continue;
+          if (other.name() == "xenwire" || !o.daemons.xenwire) continue;
           if (d.name() == "xenwire") std::printf(" %.2f |", cells["xenwire"].cpu_us / cells[other.name()].cpu_us);
           else std::printf(" |");
         }
