@@ -46,11 +46,20 @@ bool becomes(event_channel& h, evtchn_port_t port, port_state want) {
   return false;
 }
 
+// Guest 5 with a port offered to dom0, which the processes under test bind.
+struct guest_port {
+  explicit guest_port(served_host& host)
+      : guest(host.join(5)), events(guest->open_event_channel().value()), port(events->bind_unbound(0).value()) {}
+  std::unique_ptr<remote_transport> guest;
+  std::unique_ptr<event_channel> events;
+  evtchn_port_t port;
+};
+
 TEST(exec_survival, AHandleOpenedForExecKeepsItsPortsIntoTheNewImage) {
   served_host host;
-  auto guest = host.join(5);
-  auto events = guest->open_event_channel().value();
-  const evtchn_port_t port = events->bind_unbound(0).value();
+  guest_port g(host);
+  auto& events = g.events;
+  const evtchn_port_t port = g.port;
 
   const pid_t pid = spawn_adopter({"open", host.socket().string(), "5", std::to_string(port)});
   ASSERT_GT(pid, 0);
@@ -65,9 +74,9 @@ TEST(exec_survival, AHandleOpenedForExecKeepsItsPortsIntoTheNewImage) {
 
 TEST(exec_survival, AKeptHandleIsReleasedWhenItsProcessExitsWithoutAdoptingIt) {
   served_host host;
-  auto guest = host.join(5);
-  auto events = guest->open_event_channel().value();
-  const evtchn_port_t port = events->bind_unbound(0).value();
+  guest_port g(host);
+  auto& events = g.events;
+  const evtchn_port_t port = g.port;
   // Binds on a handle opened for exec, then execs /bin/true, which never adopts it.
   const pid_t pid = spawn_adopter({"abandon", host.socket().string(), "5", std::to_string(port)});
   ASSERT_GT(pid, 0);
@@ -77,9 +86,9 @@ TEST(exec_survival, AKeptHandleIsReleasedWhenItsProcessExitsWithoutAdoptingIt) {
 
 TEST(exec_survival, AKeptHandleOutlivesItsConnectionAndTheSameProcessAdoptsIt) {
   served_host host;
-  auto guest = host.join(5);
-  auto events = guest->open_event_channel().value();
-  const evtchn_port_t port = events->bind_unbound(0).value();
+  guest_port g(host);
+  auto& events = g.events;
+  const evtchn_port_t port = g.port;
   auto dom0 = host.join(0, membership::member);
   auto kept = dom0->open_event_channel_for_exec().value();
   const evtchn_port_t local = kept->bind_interdomain(5, port).value();
@@ -99,9 +108,9 @@ TEST(exec_survival, AKeptHandleOutlivesItsConnectionAndTheSameProcessAdoptsIt) {
 
 TEST(exec_survival, AForkedChildSharesTheHandleAndItsExitLeavesTheParentsPorts) {
   served_host host;
-  auto guest = host.join(5);
-  auto events = guest->open_event_channel().value();
-  const evtchn_port_t port = events->bind_unbound(0).value();
+  guest_port g(host);
+  auto& events = g.events;
+  const evtchn_port_t port = g.port;
   auto dom0 = host.join(0, membership::member);
   auto kept = dom0->open_event_channel_for_exec().value();
   const evtchn_port_t local = kept->bind_interdomain(5, port).value();
