@@ -8,11 +8,13 @@
 // over the ring, from guest 1:
 //   1. alone: only guest 1 built;
 //   2. idle: N guests connected and watching, none busy;
-//   3. busy: N guests, LOAD threads cycling through guests 2..N, each writing its data/k (so each
-//      write also sends that guest a watch event) as fast as replies come.
-// Prints p50/p99 of each phase and the ratios to phase 1.
+//   3. busy: LOAD threads each writing data/k of guests of their own (so each write also sends
+//      that guest a watch event) as fast as replies come: through LOAD guests, then through all N.
+// Prints p50/p99 of each phase, the ratios to phase 1, and busy N guests / busy LOAD guests (what
+// the number of guests costs under the same load).
 //
-// Usage: bench_xenstore_ring_guests [--guests N] [--requests R] [--load T] [--xenstored PROGRAM ARGS...]
+// Usage: bench_xenstore_ring_guests [--guests N] [--requests R] [--load T] [--rate W] [--xenstored PROGRAM ARGS...]
+// (W: the writes per second the LOAD threads aim at together, 400 by default)
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -144,6 +146,46 @@ latency measure(guest& g, std::size_t requests) {
   return {us[us.size() / 2], us[us.size() * 99 / 100]};
 }
 
+struct busy_result {
+  latency lat;
+  double writes_per_s = 0;
+};
+
+// Guest 1's latency while `threads` threads write `rate` writes/s in all (or as fast as replies come
+// if they cannot), each through its own share of guests 2.. (a ring has one caller at a time).
+busy_result busy(const std::vector<std::unique_ptr<guest>>& all, std::size_t threads, double rate, std::size_t requests) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> writes{0};
+  std::vector<std::thread> load;
+  for (std::size_t t = 0; t < threads; ++t) {
+    load.emplace_back([&, t] {
+      std::vector<guest*> mine;
+      for (std::size_t j = 1 + t; j < all.size(); j += threads) mine.push_back(all[j].get());
+      const auto every = std::chrono::duration_cast<clock_type::duration>(
+          std::chrono::duration<double>(static_cast<double>(threads) / rate));
+      auto next = clock_type::now();
+      for (std::size_t i = 0; !mine.empty() && !stop.load(std::memory_order_relaxed); ++i) {
+        std::this_thread::sleep_until(next);
+        next += every;
+        guest& g = *mine[i % mine.size()];
+        const std::string w = g.home() + "/data/k" + std::string(1, '\0') + "v";
+        if (!g.call(xs_write, w)) bench::die("write", make_error_code(errc::protocol_error));
+        writes.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto w0 = writes.load();
+  const auto t0 = clock_type::now();
+  busy_result out;
+  out.lat = measure(*all[0], requests);
+  const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  out.writes_per_s = static_cast<double>(writes.load() - w0) / secs;
+  stop = true;
+  for (auto& th : load) th.join();
+  return out;
+}
+
 void print(const char* what, latency l, latency base) {
   std::printf("  %-44s p50 %8.1f us  p99 %8.1f us   p99 / alone %5.2f\n", what, l.p50_us, l.p99_us, l.p99_us / base.p99_us);
 }
@@ -153,6 +195,7 @@ void print(const char* what, latency l, latency base) {
 int main(int argc, char** argv) {
   bench::program = "bench_xenstore_ring_guests";
   std::size_t guests = 1000, requests = 20000, load_threads = 2;
+  double rate = 400;
   std::vector<std::string> xenstored;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -160,15 +203,16 @@ int main(int argc, char** argv) {
     if (a == "--guests") guests = value();
     else if (a == "--requests") requests = value();
     else if (a == "--load") load_threads = value();
+    else if (a == "--rate") rate = static_cast<double>(value());
     else if (a == "--xenstored") {
       for (++i; i < argc; ++i) xenstored.emplace_back(argv[i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--guests N] [--requests R] [--load T] [--xenstored PROGRAM ARGS...]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--guests N] [--requests R] [--load T] [--rate W] [--xenstored PROGRAM ARGS...]\n", argv[0]);
       return 2;
     }
   }
   // dom0 has 1024 ports: its xenbus port, VIRQ_DOM_EXC and one per guest ring.
-  if (guests < 2 || guests > 1000 || requests < 100) {
+  if (guests < 2 || guests > 1000 || requests < 100 || load_threads < 1 || rate < 1) {
     std::fprintf(stderr, "%s: 2 <= guests <= 1000, requests >= 100\n", argv[0]);
     return 2;
   }
@@ -197,9 +241,21 @@ int main(int argc, char** argv) {
   const latency alone = measure(*all[0], requests);
   print("1 guest", alone, alone);
 
+  // The same load through as many guests as there are writing threads: what the load costs alone.
+  const std::size_t few_guests = std::min(guests, load_threads + 1);
+  for (std::size_t d = 2; d <= few_guests; ++d) {
+    build(static_cast<domid_t>(d));
+    all.push_back(std::make_unique<guest>(static_cast<domid_t>(d), host_socket));
+  }
+  const busy_result few = busy(all, load_threads, rate, requests);
+  char what[96];
+  std::snprintf(what, sizeof what, "%zu guests, %zu threads writing (%.0f writes/s)", few_guests, load_threads, few.writes_per_s);
+  print(what, few.lat, alone);
+
   const auto t0 = clock_type::now();
-  for (std::size_t d = 2; d <= guests; ++d) build(static_cast<domid_t>(d));
-  for (std::size_t d = 2; d <= guests; ++d) all.push_back(std::make_unique<guest>(static_cast<domid_t>(d), host_socket));
+  for (std::size_t d = few_guests + 1; d <= guests; ++d) build(static_cast<domid_t>(d));
+  for (std::size_t d = few_guests + 1; d <= guests; ++d)
+    all.push_back(std::make_unique<guest>(static_cast<domid_t>(d), host_socket));
   for (auto& g : all) {
     const std::string w = g->home() + "/data" + std::string(1, '\0') + "t" + std::string(1, '\0');
     if (!g->call(xs_watch, w)) bench::die("watch", make_error_code(errc::protocol_error));
@@ -207,37 +263,13 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "%zu guests built, joined and watching in %.1f s\n", guests,
                std::chrono::duration<double>(clock_type::now() - t0).count());
   const latency idle = measure(*all[0], requests);
-  char what[96];
   std::snprintf(what, sizeof what, "%zu guests connected and watching, idle", guests);
   print(what, idle, alone);
 
-  std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> writes{0};
-  std::vector<std::thread> load;
-  for (std::size_t t = 0; t < load_threads; ++t) {
-    load.emplace_back([&, t] {
-      // Thread t owns guests 2+t, 2+t+T, ...: a ring has one caller at a time.
-      std::vector<guest*> mine;
-      for (std::size_t j = 1 + t; j < all.size(); j += load_threads) mine.push_back(all[j].get());
-      for (std::size_t i = 0; !mine.empty() && !stop.load(std::memory_order_relaxed); ++i) {
-        guest& g = *mine[i % mine.size()];
-        const std::string w = g.home() + "/data/k" + std::string(1, '\0') + "v";
-        if (!g.call(xs_write, w)) bench::die("write", make_error_code(errc::protocol_error));
-        writes.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const auto w0 = writes.load();
-  const auto b0 = clock_type::now();
-  const latency busy = measure(*all[0], requests);
-  const double secs = std::chrono::duration<double>(clock_type::now() - b0).count();
-  const auto w1 = writes.load();
-  stop = true;
-  for (auto& th : load) th.join();
-  std::snprintf(what, sizeof what, "%zu guests, %zu threads writing (%.0f writes/s)", guests, load_threads,
-                static_cast<double>(w1 - w0) / secs);
-  print(what, busy, alone);
+  const busy_result crowd = busy(all, load_threads, rate, requests);
+  std::snprintf(what, sizeof what, "%zu guests, %zu threads writing (%.0f writes/s)", guests, load_threads, crowd.writes_per_s);
+  print(what, crowd.lat, alone);
+  std::printf("  busy: p99 with %zu guests / with %zu: %.2f\n", guests, load_threads + 1, crowd.lat.p99_us / few.lat.p99_us);
 
   all.clear();
   const int stopped = run({host_bin, "--host", name, "stop"});
