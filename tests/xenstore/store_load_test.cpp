@@ -86,6 +86,9 @@ TEST(store_load, BrokenTreesAreRefusedAndTheStoreIsUntouched) {
       {{"/a b", "", p}},                           // bad character
       {{"/a", "", p}, {"/a/" + std::string(4096, 'x'), "", p}},  // too long
       {{"/b/c", "", p}, {"/b", "", p}},            // child before parent
+      {{"/a", "", p}, {"/a/b", "", p}, {"/a/b", "", p}},              // duplicate, depth first
+      {{"/a", "", p}, {"/c", "", p}, {"/a/b", "", p}, {"/a/b", "", p}},  // duplicate, indexed
+      {{"/a", "", p}, {"/c", "", p}, {"/c/d/e", "", p}},              // parent missing, indexed
   };
   for (const auto& nodes : broken) {
     store s;
@@ -119,11 +122,21 @@ RC_GTEST_PROP(store_load, LoadEqualsWritesForRandomTrees, ()) {
   }
   store by_writes;
   write_all(by_writes, nodes);
+  // In creation order (parents first, not depth first: load's fallback index) ...
   store loaded;
   RC_ASSERT(loaded.load(std::move(nodes)).has_value());
   RC_ASSERT(dump_of(loaded) == dump_of(by_writes));
   RC_ASSERT(loaded.usage() == by_writes.usage());
   RC_ASSERT(loaded.check().has_value());
+  // ... and depth first, as writers list them (load's path stack).
+  std::vector<loaded_node> pre_order;
+  for (const auto& [path, value, perms] : dump_of(by_writes)) {
+    if (path != "/") pre_order.push_back({path, value, by_writes.read(path).value()->perms()});
+  }
+  store from_pre_order;
+  RC_ASSERT(from_pre_order.load(std::move(pre_order)).has_value());
+  RC_ASSERT(dump_of(from_pre_order) == dump_of(by_writes));
+  RC_ASSERT(from_pre_order.usage() == by_writes.usage());
 }
 
 }  // namespace

@@ -136,7 +136,7 @@ tl::expected<migration::stream, std::string> read_live_update_state(const std::s
   return std::move(*s);
 }
 
-tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(const migration::stream& state,
+tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(migration::stream& state,
                                                                                      server_core& core,
                                                                                      bool serves_rings) {
   using refusal = tl::unexpected<std::string>;
@@ -145,7 +145,7 @@ tl::expected<std::vector<imported_connection>, std::string> import_live_update_s
     if (c != nullptr && std::holds_alternative<migration::ring_spec>(c->spec) && !serves_rings)
       return refusal("the state has domains' ring connections, and this command line serves no rings (--backend none)");
   }
-  auto opened = core.import_state(state, clock::now());
+  auto opened = core.import_state(std::move(state), clock::now());
   if (!opened) return refusal("the state was refused: " + opened.error().message());
   return std::move(*opened);
 }

@@ -322,7 +322,7 @@ struct xenstored::impl final {
   }
 
   // -U: the previous daemon's listening socket, connections and store.
-  result<void> restore(const migration::stream& state, time_point now) {
+  result<void> restore(migration::stream& state, time_point now) {
     const migration::global_record* global = nullptr;
     for (const auto& r : state.records)
       if (const auto* g = std::get_if<migration::global_record>(&r)) global = g;

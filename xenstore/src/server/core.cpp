@@ -380,6 +380,10 @@ result<migration::stream> server_core::export_state(const export_options& opt) c
   return detail::export_state(*impl_, opt);
 }
 result<std::vector<imported_connection>> server_core::import_state(const migration::stream& s, time_point now) {
+  migration::stream copy = s;
+  return detail::import_state(*impl_, copy, now);
+}
+result<std::vector<imported_connection>> server_core::import_state(migration::stream&& s, time_point now) {
   return detail::import_state(*impl_, s, now);
 }
 server_config& server_core::mutable_config() noexcept { return impl_->config; }

@@ -242,17 +242,18 @@ result<mig::stream> detail::export_state(const core_impl& s, const export_option
   return out;
 }
 
-result<std::vector<imported_connection>> detail::import_state(core_impl& s, const mig::stream& in, time_point now) {
+result<std::vector<imported_connection>> detail::import_state(core_impl& s, mig::stream& in, time_point now) {
   if (!s.conns.empty() || !s.domains.empty() || s.db.node_count() != 1) return fail(errc::invalid_argument);
 
   // Pass 1: quotas, nodes and domains, so that connections find their homes and domain records.
   // The nodes go into the store at once (a write each would copy paths: ~20 µs a node).
   std::vector<loaded_node> nodes;
-  for (const mig::record& rec : in.records) {
+  nodes.reserve(in.records.size());
+  for (mig::record& rec : in.records) {
     if (const auto* g = std::get_if<mig::global_quota_record>(&rec)) {
       apply_quotas(g->per_domain, s.config.quotas);
       apply_quotas(g->global_only, s.config.quotas);
-    } else if (const auto* n = std::get_if<mig::node_record>(&rec)) {
+    } else if (auto* n = std::get_if<mig::node_record>(&rec)) {
       if (n->conn_id != 0) continue;  // a transaction's: replayed once connections exist
       if (n->perms.empty()) return fail(errc::invalid_argument);
       if (n->path == release_domain_path) {
@@ -265,7 +266,7 @@ result<std::vector<imported_connection>> detail::import_state(core_impl& s, cons
       }
       // Parents come first (pre-order): a node whose parent is missing is a broken state, not a
       // request to create it; load refuses it, and duplicates.
-      nodes.push_back({n->path, n->value, n->perms});
+      nodes.push_back({std::move(n->path), std::move(n->value), std::move(n->perms)});
     } else if (const auto* d = std::get_if<mig::domain_record>(&rec)) {
       detail::domain_state& ds = s.domain_for(d->domid);
       if (in.pre.version == mig::stream_version::v2) ds.features = d->features;

@@ -241,6 +241,7 @@ struct core_impl {
 
 // Live update (core_migration.cpp): server_core::export_state / import_state.
 result<migration::stream> export_state(const core_impl& s, const export_options& opt);
-result<std::vector<imported_connection>> import_state(core_impl& s, const migration::stream& in, time_point now);
+// Takes the base nodes' strings out of `in` (the rest stays).
+result<std::vector<imported_connection>> import_state(core_impl& s, migration::stream& in, time_point now);
 
 }  // namespace xenwire::xenstore::detail

@@ -13,11 +13,15 @@ xs_result<void> store::load(std::vector<loaded_node>&& nodes) {
   if (node_count() != 1 || generation_ != 0) return xs_fail(xs_error::einval);
   const std::size_t n = nodes.size();
   constexpr std::size_t root = ~std::size_t{0};
-  // Each node's parent, checked in order: a parent is known before its children, so a valid path
-  // is a known parent's path plus one valid name.
+  // Each node's parent, checked in order: a parent comes before its children, so a valid path is a
+  // known parent's path plus one valid name. Writers list nodes depth first (pre-order): the
+  // parent is then on the path from the root to the node before, which a stack finds without
+  // hashing. Any other parents-first order falls back to an index of the paths seen. Duplicates
+  // show up as equal names among a node's children.
   std::vector<std::size_t> parent(n, root);
+  std::vector<std::size_t> path_stack;
   std::unordered_map<std::string_view, std::size_t> index;
-  index.reserve(n);
+  bool indexed = false;
   std::size_t root_record = root;
   for (std::size_t i = 0; i < n; ++i) {
     const std::string_view p = nodes[i].path;
@@ -30,12 +34,28 @@ xs_result<void> store::load(std::vector<loaded_node>&& nodes) {
     if (p.size() > abs_path_max || p.front() != '/') return xs_fail(xs_error::einval);
     const std::size_t slash = p.rfind('/');
     if (!store_tree::valid_name(p.substr(slash + 1))) return xs_fail(xs_error::einval);
-    if (slash != 0) {
-      auto it = index.find(p.substr(0, slash));
+    const std::string_view want = p.substr(0, slash);
+    if (!indexed) {
+      while (!path_stack.empty() && nodes[path_stack.back()].path != want) path_stack.pop_back();
+      if (!path_stack.empty()) {
+        parent[i] = path_stack.back();
+      } else if (slash != 0) {
+        indexed = true;
+        index.reserve(n);
+        for (std::size_t j = 0; j < i; ++j)
+          if (j != root_record) index.emplace(nodes[j].path, j);
+      }
+    }
+    if (indexed && slash != 0) {
+      auto it = index.find(want);
       if (it == index.end()) return xs_fail(xs_error::einval);
       parent[i] = it->second;
     }
-    if (!index.emplace(p, i).second) return xs_fail(xs_error::einval);
+    if (indexed) {
+      index.emplace(p, i);
+    } else {
+      path_stack.push_back(i);
+    }
   }
   // Children per node, as index ranges (counting sort by parent), then sorted by name.
   std::vector<std::size_t> first(n + 2, 0);  // slot n: the root's
@@ -64,6 +84,8 @@ xs_result<void> store::load(std::vector<loaded_node>&& nodes) {
       entries.emplace_back(std::string(name_of(c)), std::move(built[c]));
     }
     std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto same = [](const auto& a, const auto& b) { return a.first == b.first; };
+    if (std::adjacent_find(entries.begin(), entries.end(), same) != entries.end()) return node_ref{};  // a duplicate
     node_ref node = store_node::make(std::move(value), std::move(perms), child_map::from_sorted(std::move(entries)), ++gen);
     auto& u = usage[node->owner()];
     u.nodes += 1;
@@ -71,10 +93,13 @@ xs_result<void> store::load(std::vector<loaded_node>&& nodes) {
     return node;
   };
   for (std::size_t i = n; i-- > 0;) {
-    if (i != root_record) built[i] = make(i, std::move(nodes[i].value), std::move(nodes[i].perms));
+    if (i == root_record) continue;
+    built[i] = make(i, std::move(nodes[i].value), std::move(nodes[i].perms));
+    if (!built[i]) return xs_fail(xs_error::einval);
   }
   node_ref top = root_record == root ? make(n, root_->value(), root_->perms())
                                      : make(n, std::move(nodes[root_record].value), std::move(nodes[root_record].perms));
+  if (!top) return xs_fail(xs_error::einval);
   root_ = std::move(top);
   generation_ = gen;
   usage_ = std::move(usage);

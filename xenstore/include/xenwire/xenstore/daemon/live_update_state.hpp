@@ -26,8 +26,9 @@ inline constexpr char live_update_transactions_marker[] = "xenwire-xenstored liv
 tl::expected<migration::stream, std::string> read_live_update_state(const std::string& path);
 
 // Imports the state into `core` (fresh): the connections it opened, else why this daemon cannot
-// serve it (domains' rings without a backend to serve them; a state the core refuses).
-tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(const migration::stream& state,
+// serve it (domains' rings without a backend to serve them; a state the core refuses). The nodes'
+// paths, values and perms are moved out of `state`; its other records stay for the caller.
+tl::expected<std::vector<imported_connection>, std::string> import_live_update_state(migration::stream& state,
                                                                                      server_core& core,
                                                                                      bool serves_rings);
 

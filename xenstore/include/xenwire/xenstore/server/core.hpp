@@ -254,6 +254,8 @@ class server_core {
   // A connection's next TRANSACTION_START gets an id above its imported ones.
   // A WATCH_DATA_EXTENDED without depth (C's layout) becomes unlimited.
   result<std::vector<imported_connection>> import_state(const migration::stream& s, time_point now);
+  // The same, taking the nodes' paths, values and perms out of `s` instead of copying them.
+  result<std::vector<imported_connection>> import_state(migration::stream&& s, time_point now);
 
   // Introspection for CONTROL, tests and fuzzers.
   core_stats stats() const;
