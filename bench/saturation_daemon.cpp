@@ -214,6 +214,7 @@ bool daemon_options::parse(int argc, char** argv, int& i) {
   if (a == "--pin=one") pin = true;
   else if (a == "--pin=none") pin = false;
   else if (a == "--no-xenwire") xenwire = false;
+  else if (a == "--xenwire-epoll") xenwire_epoll = true;
   else if (a == "--host-bin") host_bin = next();
   else if (a == "--daemon") {
     const std::string spec = next();
@@ -231,6 +232,11 @@ void daemon_options::start_xenwire(std::vector<measured_daemon>& out, const std:
 #ifdef XENWIRE_XENSTORED_BINARY
   out.push_back(measured_daemon::spawn("xenwire",
                                        {XENWIRE_XENSTORED_BINARY, "-N", "--log-level", "warn", "--no-rate-limit"}, socket));
+  if (xenwire_epoll)
+    out.push_back(measured_daemon::spawn("xenwire-epoll",
+                                         {XENWIRE_XENSTORED_BINARY, "-N", "--log-level", "warn", "--no-rate-limit",
+                                          "--socket-io", "epoll"},
+                                         socket + "-epoll"));
 #else
   (void)out;
   (void)socket;

@@ -56,20 +56,23 @@ class measured_daemon {
   std::string run_dir_;
 };
 
-// The daemon choices every such bench takes: --pin=one|none, --no-xenwire, --host-bin PATH and
+// The daemon choices every such bench takes: --pin=one|none, --no-xenwire, --xenwire-epoll,
+// --host-bin PATH and
 // --daemon NAME=SPEC (SPEC an existing socket, or a program started as dom0's xenstored of a host of
 // its own with -N, the emulated libraries preloaded). Defaults come from the build (xenstore.cmake).
 struct daemon_options {
   daemon_options();
   // Takes argv[i] (and its value, advancing i) if it is one of the options above.
   bool parse(int argc, char** argv, int& i);
-  // xenwire-xenstored of the build (-N --log-level warn --no-rate-limit) on `socket`, if wanted.
+  // xenwire-xenstored of the build (-N --log-level warn --no-rate-limit) on `socket`, if wanted;
+  // with --xenwire-epoll also as "xenwire-epoll" (--socket-io epoll, the A/B of io_uring).
   void start_xenwire(std::vector<measured_daemon>& out, const std::string& socket) const;
   // Every --daemon, in command-line order.
   void start_others(std::vector<measured_daemon>& out) const;
 
   bool pin = true;
   bool xenwire = true;
+  bool xenwire_epoll = false;
   std::string host_bin;
   std::string preload;  // the emulated libraries, ':'-separated
   std::vector<std::pair<std::string, std::string>> others;  // NAME, SPEC

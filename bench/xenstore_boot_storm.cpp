@@ -25,7 +25,7 @@
 //            of its own on the libxen emulation (as bench_xenstore_saturation: C xenstored 4.17, 4.22)
 //
 // Usage: bench_xenstore_boot_storm [--domains 1000] [--parallel 4] [--rounds 3] [--pin=one|none]
-//          [--syscalls] [--daemon NAME=SPEC]... [--no-xenwire] [--host-bin PATH]
+//          [--syscalls] [--daemon NAME=SPEC]... [--no-xenwire] [--xenwire-epoll] [--host-bin PATH]
 // --pin=one (the default) puts the bench, its toolstacks and the daemons it starts on one CPU (the
 // primary figure on these 2-vCPU VMs); --syscalls adds one round per daemon under perf (its
 // tracepoint costs CPU, so that round counts syscalls only). Progress to stderr, results to stdout.

@@ -13,7 +13,7 @@
 //            libxengnttab and libxenmanage are preloaded (upstream builds carry an RPATH to real ones)
 //
 // Usage: bench_xenstore_saturation [--clients 1,8,50] [--workload read,write] [--seconds 3]
-//          [--rounds 3] [--pin=one|none] [--syscalls] [--daemon NAME=SPEC]... [--no-xenwire]
+//          [--rounds 3] [--pin=one|none] [--syscalls] [--daemon NAME=SPEC]... [--no-xenwire] [--xenwire-epoll]
 //          [--no-floor] [--host-bin PATH]
 // --pin=one (the default) puts the bench, its clients and the daemons it starts on one CPU (the
 // primary figure on these 2-vCPU VMs: shared/benchmarking.md); --pin=none leaves them to the scheduler.

@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git
   g++ clang-14 libclang-rt-14-dev llvm-14
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
-  libboost-dev libexpected-dev libcli11-dev libspdlog-dev libfmt-dev
+  libboost-dev libexpected-dev libcli11-dev libspdlog-dev libfmt-dev liburing-dev
   libxen-dev
   xenstore-utils python3 python3-pyxs
 )

@@ -10,12 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -88,6 +90,7 @@ class raw_client {
     return f;
   }
   std::uint32_t next_req() { return next_++; }
+  std::size_t unclaimed_replies() const { return replies_.size(); }
 
  private:
   bool read_some(std::chrono::steady_clock::time_point until) {
@@ -124,6 +127,7 @@ std::string slurp(const fs::path& p) {
 
 class LiveUpdate : public ::testing::Test {
  protected:
+  virtual const char* socket_io() const { return "auto"; }
   void SetUp() override {
     std::string tmpl = (fs::temp_directory_path() / "xs-lu-XXXXXX").string();
     dir_ = ::mkdtemp(tmpl.data());
@@ -135,7 +139,7 @@ class LiveUpdate : public ::testing::Test {
       const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(fd, 2);
       ::execl(XENWIRE_XENSTORED_BINARY, XENWIRE_XENSTORED_BINARY, "-N", "--socket", socket_.c_str(), "--log-level",
-              "debug", static_cast<char*>(nullptr));
+              "debug", "--socket-io", socket_io(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
   }
@@ -395,6 +399,69 @@ TEST_F(LiveUpdate, AnAbortDuringTheCheckCancelsTheStart) {
 
 // The binary's own checks of a state file: the dry run (--live-update-check) and -U refuse a broken
 // one with a reason and exit 1, before serving anything.
+// The same daemon serving its sockets with epoll and with io_uring (whose receives and sends in
+// flight at the exec are cancelled and accounted for first).
+class LiveUpdateIo : public LiveUpdate, public ::testing::WithParamInterface<const char*> {
+ protected:
+  const char* socket_io() const override { return GetParam(); }
+};
+
+TEST_P(LiveUpdateIo, PipelinedRequestsAcrossTheUpdateAreEachAnsweredOnceInOrder) {
+  // Clients sending bursts of 8 pipelined WRITEs, each burst's replies read before the next, until
+  // well after the update: some bursts are in the daemon's hands (received, being answered, or
+  // still in the socket) when it execs.
+  constexpr int clients = 4, burst = 8, bursts_after = 30;
+  struct flood_client {
+    explicit flood_client(const std::string& path) : c(path) {}
+    raw_client c;
+    int bursts = 0, after = 0;
+    std::string failure;
+  };
+  std::vector<std::unique_ptr<flood_client>> flood;
+  for (int i = 0; i < clients; ++i) flood.push_back(std::make_unique<flood_client>(socket_));
+  raw_client control(socket_);
+  std::atomic<bool> updated{false};
+  std::vector<std::thread> senders;
+  for (int k = 0; k < clients; ++k) {
+    senders.emplace_back([&, k] {
+      flood_client& f = *flood[static_cast<std::size_t>(k)];
+      while (f.failure.empty() && f.after < bursts_after && f.bursts < 20000) {
+        const bool was_updated = updated.load(std::memory_order_acquire);  // pairs with the store below
+        std::string frames;
+        std::vector<std::uint32_t> reqs;
+        for (int i = 0; i < burst; ++i) {
+          reqs.push_back(f.c.next_req());
+          frames += raw_client::encode(xs::msg_type::write, reqs.back(),
+                                       z("/flood/" + std::to_string(k) + "/" + std::to_string(i)) +
+                                           std::to_string(f.bursts));
+        }
+        f.c.send_bytes(frames);
+        for (auto req : reqs)
+          if (const auto r = f.c.reply(req); r.str() != "OK") f.failure = "request " + std::to_string(req) + ": " + r.str();
+        if (f.c.unclaimed_replies() != 0) f.failure = "a reply came twice, or for no request";
+        ++f.bursts;
+        if (was_updated) ++f.after;
+      }
+    });
+  }
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(control.call(xs::msg_type::control, lu({"-f", XENWIRE_XENSTORED_BINARY})).str(), "OK");
+  EXPECT_EQ(control.call(xs::msg_type::control, lu({"-s", "-t", "5"})).str(), "OK");
+  updated.store(true, std::memory_order_release);
+  for (auto& t : senders) t.join();
+  EXPECT_NE(cmdline().find(" -U"), std::string::npos) << cmdline();
+  for (int k = 0; k < clients; ++k) {
+    const flood_client& f = *flood[static_cast<std::size_t>(k)];
+    EXPECT_EQ(f.failure, "") << "client " << k;
+    EXPECT_EQ(f.after, bursts_after) << "client " << k;
+    EXPECT_EQ(control.call(xs::msg_type::read, z("/flood/" + std::to_string(k) + "/" + std::to_string(burst - 1))).str(),
+              std::to_string(f.bursts - 1));
+  }
+  EXPECT_EQ(control.call(xs::msg_type::control, z("check")).str(), "OK");
+}
+
+INSTANTIATE_TEST_SUITE_P(SocketIo, LiveUpdateIo, ::testing::Values("epoll", "uring"));
+
 TEST(LiveUpdateState, HostileStateFilesAreRefusedCleanly) {
   namespace mig = xs::migration;
   std::string tmpl = (fs::temp_directory_path() / "xs-lu-state-XXXXXX").string();

@@ -133,13 +133,25 @@ class raw_client {
 
 std::string str0(std::string_view s) { return std::string(s) + '\0'; }
 
-class DaemonTest : public ::testing::Test {
+// Every test runs with both ways of serving sockets.
+using socket_io = xs::daemon_settings::socket_io;
+
+class DaemonTest : public ::testing::TestWithParam<socket_io> {
  protected:
   void SetUp() override {
     std::string tmpl = (fs::temp_directory_path() / "xs-daemon-XXXXXX").string();
     dir_ = ::mkdtemp(tmpl.data());
     socket_ = (dir_ / "socket").string();
     guest_ = (dir_ / "guest7").string();
+    if (GetParam() == socket_io::uring) {
+      xs::daemon_settings probe;
+      probe.socket_path = (dir_ / "probe").string();
+      probe.stop_on_signals = false;
+      probe.io = socket_io::uring;
+      auto d = xs::xenstored::create(probe, nullptr, nullptr);
+      if (!d && d.error() == xenwire::errc::not_supported) GTEST_SKIP() << "the kernel refuses io_uring here";
+      ASSERT_TRUE(d) << d.error().message();
+    }
   }
   void TearDown() override {
     stop();
@@ -151,6 +163,7 @@ class DaemonTest : public ::testing::Test {
     s.socket_path = socket_;
     s.guest_sockets = {{7, guest_}};
     s.stop_on_signals = false;
+    s.io = GetParam();
     return s;
   }
   void start(xs::daemon_settings s) {
@@ -181,7 +194,7 @@ class DaemonTest : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(DaemonTest, WriteReadDirectoryRm) {
+TEST_P(DaemonTest, WriteReadDirectoryRm) {
   start();
   raw_client c(socket_);
   ASSERT_TRUE(c.connected());
@@ -206,7 +219,7 @@ TEST_F(DaemonTest, WriteReadDirectoryRm) {
   EXPECT_EQ(r->payload, str0("ENOENT"));
 }
 
-TEST_F(DaemonTest, ReplyEchoesRequestAndTransactionIds) {
+TEST_P(DaemonTest, ReplyEchoesRequestAndTransactionIds) {
   start();
   raw_client c(socket_);
   ASSERT_TRUE(c.send(t_write, "/ids\0v"s, 4242));
@@ -215,7 +228,7 @@ TEST_F(DaemonTest, ReplyEchoesRequestAndTransactionIds) {
   EXPECT_EQ(r->req_id, 4242u);
 }
 
-TEST_F(DaemonTest, WatchesFireAcrossConnections) {
+TEST_P(DaemonTest, WatchesFireAcrossConnections) {
   start();
   raw_client watcher(socket_), writer(socket_);
   auto r = watcher.call(t_watch, "/w\0tok\0"s);
@@ -236,7 +249,7 @@ TEST_F(DaemonTest, WatchesFireAcrossConnections) {
   EXPECT_EQ(seen, wanted);
 }
 
-TEST_F(DaemonTest, RequestsMayArriveOneByteAtATime) {
+TEST_P(DaemonTest, RequestsMayArriveOneByteAtATime) {
   start();
   raw_client c(socket_);
   const std::string f = frame(t_write, 1, 0, "/slow\0value"s) + frame(t_read, 2, 0, str0("/slow"));
@@ -252,7 +265,7 @@ TEST_F(DaemonTest, RequestsMayArriveOneByteAtATime) {
   EXPECT_EQ(r->payload, "value");
 }
 
-TEST_F(DaemonTest, PipelinedRequestsInOneWriteAreAllAnswered) {
+TEST_P(DaemonTest, PipelinedRequestsInOneWriteAreAllAnswered) {
   start();
   raw_client c(socket_);
   ASSERT_TRUE(c.call(t_write, "/p\0data"s));
@@ -269,7 +282,7 @@ TEST_F(DaemonTest, PipelinedRequestsInOneWriteAreAllAnswered) {
 
 // Without a ring transport the daemon completes INTRODUCE with a failure: the requester gets EINVAL,
 // and the requests it pipelined behind it are answered after that reply, in order.
-TEST_F(DaemonTest, AnIntroduceWithoutRingsIsRefusedAndLaterRequestsFollowItsReply) {
+TEST_P(DaemonTest, AnIntroduceWithoutRingsIsRefusedAndLaterRequestsFollowItsReply) {
   constexpr std::uint32_t t_introduce = 8;
   start();
   raw_client c(socket_);
@@ -296,7 +309,7 @@ TEST_F(DaemonTest, AnIntroduceWithoutRingsIsRefusedAndLaterRequestsFollowItsRepl
             logs_.end());
 }
 
-TEST_F(DaemonTest, ASlowReaderGetsEveryReplyIntact) {
+TEST_P(DaemonTest, ASlowReaderGetsEveryReplyIntact) {
   // Replies far beyond the socket buffer: the daemon's writes go partial and wait for EPOLLOUT.
   start();
   raw_client c(socket_);
@@ -317,7 +330,7 @@ TEST_F(DaemonTest, ASlowReaderGetsEveryReplyIntact) {
   sender.join();
 }
 
-TEST_F(DaemonTest, AnOversizedLengthDropsOnlyThatClient) {
+TEST_P(DaemonTest, AnOversizedLengthDropsOnlyThatClient) {
   start();
   raw_client bad(socket_), good(socket_);
   ASSERT_TRUE(bad.send_all(frame(t_write, 0, 0, "", 5000)));
@@ -327,7 +340,7 @@ TEST_F(DaemonTest, AnOversizedLengthDropsOnlyThatClient) {
   EXPECT_EQ(r->type, t_write);
 }
 
-TEST_F(DaemonTest, AClientVanishingMidMessageLeavesOthersServed) {
+TEST_P(DaemonTest, AClientVanishingMidMessageLeavesOthersServed) {
   start();
   {
     raw_client gone(socket_);
@@ -339,7 +352,7 @@ TEST_F(DaemonTest, AClientVanishingMidMessageLeavesOthersServed) {
   EXPECT_EQ(r->type, t_error);  // the half request never happened
 }
 
-TEST_F(DaemonTest, ManyClientsAtOnce) {
+TEST_P(DaemonTest, ManyClientsAtOnce) {
   start();
   constexpr int n = 64;
   std::vector<std::unique_ptr<raw_client>> clients;
@@ -364,7 +377,7 @@ TEST_F(DaemonTest, ManyClientsAtOnce) {
   EXPECT_EQ(std::count(dir->payload.begin(), dir->payload.end(), '\0'), n);
 }
 
-TEST_F(DaemonTest, GuestSocketClientsAreAnUnprivilegedDomain) {
+TEST_P(DaemonTest, GuestSocketClientsAreAnUnprivilegedDomain) {
   start();
   raw_client dom0(socket_);
   ASSERT_TRUE(dom0.call(t_write, "/dom0only\0secret"s));
@@ -389,7 +402,7 @@ TEST_F(DaemonTest, GuestSocketClientsAreAnUnprivilegedDomain) {
   EXPECT_EQ(r->payload, str0("EACCES"));
 }
 
-TEST_F(DaemonTest, ReadOnlySocketRefusesWrites) {
+TEST_P(DaemonTest, ReadOnlySocketRefusesWrites) {
   auto s = settings();
   s.read_only = true;
   start(std::move(s));
@@ -402,7 +415,7 @@ TEST_F(DaemonTest, ReadOnlySocketRefusesWrites) {
   EXPECT_EQ(r->type, t_error);
 }
 
-TEST_F(DaemonTest, TraceDescribesEveryMessage) {
+TEST_P(DaemonTest, TraceDescribesEveryMessage) {
   std::mutex m;
   std::vector<std::string> lines;
   auto s = settings();
@@ -420,7 +433,7 @@ TEST_F(DaemonTest, TraceDescribesEveryMessage) {
   EXPECT_NE(lines[1].find("> WRITE"), std::string::npos) << lines[1];
 }
 
-TEST_F(DaemonTest, StopClosesClientsAndRemovesTheSockets) {
+TEST_P(DaemonTest, StopClosesClientsAndRemovesTheSockets) {
   start();
   raw_client c(socket_);
   ASSERT_TRUE(c.call(t_write, "/x\0y"s));
@@ -432,7 +445,7 @@ TEST_F(DaemonTest, StopClosesClientsAndRemovesTheSockets) {
   EXPECT_FALSE(fs::exists(guest_));
 }
 
-TEST_F(DaemonTest, AnOccupiedSocketIsRefused) {
+TEST_P(DaemonTest, AnOccupiedSocketIsRefused) {
   start();
   std::vector<std::string> logs;
   auto second = xs::xenstored::create(settings(), nullptr, [&](xs::log_level, std::string_view m) { logs.emplace_back(m); });
@@ -444,7 +457,7 @@ TEST_F(DaemonTest, AnOccupiedSocketIsRefused) {
   EXPECT_TRUE(c.call(t_write, "/y\0z"s));
 }
 
-TEST_F(DaemonTest, SigtermStopsRun) {
+TEST_P(DaemonTest, SigtermStopsRun) {
   static constexpr int sigs[] = {SIGTERM, SIGINT};
   ASSERT_TRUE(xenwire::block_signals(sigs));  // before the loop thread exists, so it inherits the mask
   auto s = settings();
@@ -461,7 +474,7 @@ TEST_F(DaemonTest, SigtermStopsRun) {
 // A guest pipelining far more requests than its outstanding-request quota (20) is held back, not
 // refused: the daemon resumes reading it as replies drain (server_core::take_ready), and every
 // request is answered in order. Writes also pass through the write rate limit (burst 10, 200/s).
-TEST_F(DaemonTest, AGuestOverItsOutstandingQuotaIsHeldBackThenServed) {
+TEST_P(DaemonTest, AGuestOverItsOutstandingQuotaIsHeldBackThenServed) {
   start();
   raw_client guest(guest_);
   ASSERT_TRUE(guest.connected());
@@ -477,3 +490,8 @@ TEST_F(DaemonTest, AGuestOverItsOutstandingQuotaIsHeldBackThenServed) {
     EXPECT_NE(r->type, t_error) << r->payload;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(SocketIo, DaemonTest, ::testing::Values(socket_io::epoll, socket_io::uring),
+                         [](const ::testing::TestParamInfo<socket_io>& i) {
+                           return i.param == socket_io::uring ? "uring" : "epoll";
+                         });

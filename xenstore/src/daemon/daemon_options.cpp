@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string_view>
 
@@ -114,6 +115,14 @@ tl::expected<daemon_options, cli_exit> parse_daemon_options(int argc, const char
                  "exists, else none")
       ->check(CLI::IsMember({"none", "xen", "sim"}));
   app.add_flag("--read-only", opts.read_only, "Clients of --socket get read-only connections");
+  const std::map<std::string, daemon_settings::socket_io> io_names{{"auto", daemon_settings::socket_io::automatic},
+                                                                 {"uring", daemon_settings::socket_io::uring},
+                                                                 {"epoll", daemon_settings::socket_io::epoll}};
+  app.add_option("--socket-io", opts.socket_io,
+                 "How socket clients are served: uring (one io_uring_enter per batch of requests), epoll (a recv "
+                 "and a send per request) or auto (default: uring where the kernel allows it)")
+      ->transform(CLI::CheckedTransformer(io_names, CLI::ignore_case))
+      ->type_name("auto|uring|epoll");
   app.add_option("-Q,--quota", hard, "NAME=VALUE: a hard quota (" + quota_names(false) + "); 0 disables it")
       ->type_name("NAME=VALUE");
   app.add_option("-q,--quota-soft", soft, "NAME=VALUE: a soft quota (" + quota_names(true) + ")")

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   settings.socket_path = *path;
   settings.guest_sockets = opts->guest_sockets;
   settings.read_only = opts->read_only;
+  settings.io = opts->socket_io;
   settings.config = opts->config;
   if (opts->trace || trace_file) {
     settings.trace = [tracer, to_log = opts->trace, to_file = trace_file.get()](std::string_view line) {

@@ -16,6 +16,9 @@ tl::unexpected<std::error_code> errno_error(int e = errno) noexcept {
 
 // Reads per readiness event before yielding to other connections (epoll is level-triggered).
 constexpr int reads_per_event = 4;
+// io_uring's per-connection buffers: a frame's largest payload and header; a batch of replies.
+constexpr std::size_t receive_size = 4096 + 16;
+constexpr std::size_t send_size = 64 * 1024;
 
 }  // namespace
 
@@ -57,17 +60,49 @@ result<void> socket_connection::on_readable(server_core& core, std::span<std::by
       if (errno == ECONNRESET) return fail(errc::peer_closed);
       return errno_error();
     }
-    const auto bytes = std::span<const std::byte>(scratch.data(), static_cast<std::size_t>(n));
-    auto taken = feed(core, bytes, now, trace);
-    if (!taken) return fail(taken.error());
-    if (*taken < bytes.size()) {
-      const auto rest = bytes.subspan(*taken);
-      pending_.assign(rest.begin(), rest.end());
-      pending_off_ = 0;
-    }
+    if (auto r = take(core, std::span<const std::byte>(scratch.data(), static_cast<std::size_t>(n)), now, trace); !r)
+      return r;
     if (static_cast<std::size_t>(n) < scratch.size()) return {};  // drained the socket
   }
   return {};
+}
+
+result<void> socket_connection::take(server_core& core, std::span<const std::byte> bytes, time_point now,
+                                     const trace_sink& trace) {
+  auto taken = feed(core, bytes, now, trace);
+  if (!taken) return fail(taken.error());
+  if (*taken < bytes.size()) {
+    const auto rest = bytes.subspan(*taken);
+    pending_.assign(rest.begin(), rest.end());
+    pending_off_ = 0;
+  }
+  return {};
+}
+
+std::span<std::byte> socket_connection::receive_buffer() {
+  if (rx_.size() != receive_size) rx_.resize(receive_size);
+  return rx_;
+}
+
+result<void> socket_connection::on_received(server_core& core, std::size_t n, time_point now,
+                                            const trace_sink& trace) {
+  if (n == 0) return fail(errc::peer_closed);
+  return take(core, std::span<const std::byte>(rx_).first(n), now, trace);
+}
+
+void socket_connection::hold_received(std::size_t n) {
+  const auto bytes = std::span<const std::byte>(rx_).first(n);
+  pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+}
+
+std::span<const std::byte> socket_connection::stage_send(server_core& core) {
+  core.stage_output(id_, tx_, send_size);
+  return tx_;
+}
+
+void socket_connection::on_sent(server_core& core, std::size_t n, time_point now, const trace_sink& trace) {
+  if (trace_out_ && trace) trace_out_->feed(std::span<const std::byte>(tx_).first(n), trace);
+  core.consume_output(id_, n, now);
 }
 
 result<void> socket_connection::offer_pending(server_core& core, time_point now, const trace_sink& trace,

@@ -3,6 +3,8 @@
 // take now (quotas) is kept here and offered again once wants_input() turns true, and the socket is
 // not read meanwhile (back-pressure reaches the client through the kernel's buffers). Output is
 // written from peek_output() and acknowledged as sent; a full socket means waiting for EPOLLOUT.
+// With io_uring the adapter submits the receives and sends; the connection keeps their buffers
+// (valid until each completes) and turns their results into the same core calls.
 #pragma once
 
 #include <cstddef>
@@ -42,18 +44,33 @@ class socket_connection {
   }
   void hold(std::string_view bytes);
   bool write_blocked() const noexcept { return write_blocked_; }
+  // ---- io_uring: one receive and one send in flight at most ----
+  std::span<std::byte> receive_buffer();
+  // `n` bytes landed in receive_buffer() (0: the peer closed). Fails as on_readable() does.
+  result<void> on_received(server_core& core, std::size_t n, time_point now, const trace_sink& trace);
+  // Live update: bytes received while quiescing are held, not fed (their effects would be lost).
+  void hold_received(std::size_t n);
+  // Copies the output to send next; empty if there is none.
+  std::span<const std::byte> stage_send(server_core& core);
+  void on_sent(server_core& core, std::size_t n, time_point now, const trace_sink& trace);
+  bool receiving = false;  // a receive is in flight
+  bool sending = false;    // a send is in flight
+
   // The epoll interest this state calls for.
   std::uint32_t wanted_events() const noexcept;
   std::uint32_t registered_events = 0;  // what the loop currently has (kept by the daemon)
 
  private:
   result<std::size_t> feed(server_core& core, std::span<const std::byte> bytes, time_point now, const trace_sink& trace);
+  // Feeds freshly read bytes; what the core does not take is held.
+  result<void> take(server_core& core, std::span<const std::byte> bytes, time_point now, const trace_sink& trace);
 
   unique_fd fd_;
   conn_id id_;
   std::vector<std::byte> pending_;  // input the core has not taken yet; capacity is reused
   std::size_t pending_off_ = 0;
   bool write_blocked_ = false;
+  std::vector<std::byte> rx_, tx_;  // io_uring's buffers, allocated on first use
   std::optional<message_tracer> trace_in_;
   std::optional<message_tracer> trace_out_;
 };

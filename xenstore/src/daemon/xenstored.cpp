@@ -16,6 +16,7 @@
 #include "daemon/live_update.hpp"
 #include "daemon/ring_host.hpp"
 #include "daemon/socket_connection.hpp"
+#include "daemon/socket_uring.hpp"
 #include "xenwire/base/event_loop.hpp"
 #include "xenwire/xenstore/daemon/socket_listener.hpp"
 #include "xenwire/xenstore/migration/stream.hpp"
@@ -27,6 +28,14 @@ constexpr std::size_t scratch_size = 64 * 1024;
 constexpr std::array<int, 2> stop_signals = {SIGTERM, SIGINT};
 // Passes of drop/offer/flush per batch: each can enable another (output sent frees quota).
 constexpr int settle_passes = 4;
+// io_uring: submission queue entries (a full queue is submitted early, never refused).
+constexpr unsigned uring_entries = 1024;
+// Completion tags: a connection's id and the operation; tag 0 is the epoll loop's poll.
+constexpr std::uint64_t epoll_tag = 0;
+enum class op : std::uint64_t { recv = 1, send = 2 };
+std::uint64_t tag_of(conn_id id, op o) { return (std::uint64_t{id} << 2) | static_cast<std::uint64_t>(o); }
+// Live update: how long cancelled receives and sends may take to report before the exec.
+constexpr auto quiesce_limit = std::chrono::seconds(2);
 
 std::string describe(const std::error_code& ec) { return ec.message(); }
 
@@ -51,6 +60,16 @@ struct xenstored::impl final {
   server_core core;
   std::vector<listener_entry> listeners;
   std::unordered_map<conn_id, std::unique_ptr<socket_connection>> sockets;
+  // io_uring: null when sockets are served on the epoll loop. Closed connections wait in
+  // `retiring` (their fds open, their buffers alive) until their cancelled operations report.
+  std::unique_ptr<socket_uring> uring;
+  std::unordered_map<conn_id, std::unique_ptr<socket_connection>> retiring;
+  bool epoll_polled = false;  // the loop's poll is in flight
+  bool epoll_ready = false;   // ... and reported the loop readable
+  bool quiescing = false;     // live update: completions are held, nothing is re-armed
+  struct {
+    std::size_t cancelled = 0, held = 0, sent = 0;  // operations; bytes received, sent
+  } quiesced;
   std::unique_ptr<ring_host> rings;
   transport* rings_transport = nullptr;  // rings' backend, when there is one
   std::vector<std::byte> scratch = std::vector<std::byte>(scratch_size);
@@ -73,11 +92,13 @@ struct xenstored::impl final {
 
   ~impl() {
     const auto now = clock::now();
+    uring.reset();  // cancels what is in flight before the buffers go
     for (auto& [id, conn] : sockets) {
       loop->remove(conn->fd());
       core.close(id, now);
     }
     sockets.clear();
+    retiring.clear();
     if (rings) rings->close_all(now);
   }
 
@@ -107,6 +128,11 @@ struct xenstored::impl final {
   bool serve_socket(unique_fd fd, conn_id id, std::string_view held, time_point now) {
     auto conn = std::make_unique<socket_connection>(std::move(fd), id, static_cast<bool>(settings.trace));
     conn->hold(held);
+    if (uring) {
+      sockets.emplace(id, std::move(conn));
+      touched.push_back(id);  // settle() arms its receive
+      return true;
+    }
     conn->registered_events = conn->wanted_events();
     if (auto r = loop->add(conn->fd(), conn->registered_events, [this, id](std::uint32_t ev) { on_socket(id, ev); });
         !r) {
@@ -157,12 +183,117 @@ struct xenstored::impl final {
   void close_socket(conn_id id, const std::error_code& why, time_point now) {
     auto it = sockets.find(id);
     if (it == sockets.end()) return;
-    loop->remove(it->second->fd());
-    sockets.erase(it);  // closes the fd
+    auto conn = std::move(it->second);
+    sockets.erase(it);
+    if (!uring) {
+      loop->remove(conn->fd());
+    } else if (conn->receiving || conn->sending) {
+      if (conn->receiving) uring->cancel(tag_of(id, op::recv));
+      if (conn->sending) uring->cancel(tag_of(id, op::send));
+      retiring.emplace(id, std::move(conn));
+    }
+    conn.reset();  // closes the fd, unless it waits in `retiring`
     core.close(id, now);
     live_update.connection_closed(id);
     const bool normal = why == errc::peer_closed;
     say(normal ? log_level::debug : log_level::warn, "conn " + std::to_string(id) + " closed: " + describe(why));
+  }
+
+  // ---- io_uring ----
+  // Queues what the connection can do now: send its output, receive unless held back.
+  void arm(conn_id id, socket_connection& conn) {
+    if (!conn.sending && core.has_output(id)) {
+      if (const auto bytes = conn.stage_send(core); !bytes.empty()) {
+        uring->send(conn.fd(), bytes, tag_of(id, op::send));
+        conn.sending = true;
+      }
+    }
+    if (!conn.receiving && !conn.paused() && !quiescing) {
+      uring->recv(conn.fd(), conn.receive_buffer(), tag_of(id, op::recv));
+      conn.receiving = true;
+    }
+  }
+
+  void arm_epoll() {
+    if (epoll_polled) return;
+    uring->poll_in(loop->fd(), epoll_tag);
+    epoll_polled = true;
+  }
+
+  void on_completion(const socket_uring::completion& c, time_point now) {
+    if (c.tag == epoll_tag) {
+      epoll_polled = false;
+      epoll_ready = true;
+      return;
+    }
+    const auto id = static_cast<conn_id>(c.tag >> 2);
+    const bool is_recv = (c.tag & 3) == static_cast<std::uint64_t>(op::recv);
+    if (auto r = retiring.find(id); r != retiring.end()) {
+      (is_recv ? r->second->receiving : r->second->sending) = false;
+      if (!r->second->receiving && !r->second->sending) retiring.erase(r);
+      return;
+    }
+    auto it = sockets.find(id);
+    if (it == sockets.end()) return;
+    socket_connection& conn = *it->second;
+    (is_recv ? conn.receiving : conn.sending) = false;
+    if (c.res == -ECANCELED) return;  // live update's quiesce
+    if (quiescing) {
+      if (is_recv && c.res > 0) {
+        conn.hold_received(static_cast<std::size_t>(c.res));
+        quiesced.held += static_cast<std::size_t>(c.res);
+      } else if (!is_recv && c.res > 0) {
+        conn.on_sent(core, static_cast<std::size_t>(c.res), now, settings.trace);
+        quiesced.sent += static_cast<std::size_t>(c.res);
+      }
+      return;  // errors and EOF: the next daemon finds them again
+    }
+    touched.push_back(id);
+    if (c.res == -EINTR || c.res == -EAGAIN) return;  // re-armed by settle()
+    result<void> r;
+    if (c.res < 0) {
+      const int e = -c.res;
+      r = e == ECONNRESET || e == EPIPE ? fail(errc::peer_closed) : fail(std::error_code(e, std::generic_category()));
+    } else if (is_recv) {
+      r = conn.on_received(core, static_cast<std::size_t>(c.res), now, settings.trace);
+    } else {
+      conn.on_sent(core, static_cast<std::size_t>(c.res), now, settings.trace);
+    }
+    if (!r) close_socket(id, r.error(), now);
+  }
+
+  void reap(time_point now) {
+    uring->reap([&](const socket_uring::completion& c) { on_completion(c, now); });
+  }
+
+  // Live update: every receive and send in flight cancelled and reported, so the state written next
+  // holds every byte a client sent (as held input) and nothing the kernel is still sending.
+  std::string quiesce() {
+    if (!uring) return {};
+    quiescing = true;
+    quiesced = {};
+    for (auto& [id, conn] : sockets) {
+      if (conn->receiving) uring->cancel(tag_of(id, op::recv));
+      if (conn->sending) uring->cancel(tag_of(id, op::send));
+      quiesced.cancelled += (conn->receiving ? 1U : 0U) + (conn->sending ? 1U : 0U);
+    }
+    const auto deadline = clock::now() + quiesce_limit;
+    while (uring->in_flight() > (epoll_polled ? 1U : 0U) && clock::now() < deadline) {
+      if (auto r = uring->submit_and_wait(deadline); !r) return "io_uring: " + r.error().message();
+      reap(clock::now());
+    }
+    if (uring->in_flight() > (epoll_polled ? 1U : 0U)) return "client I/O did not stop in time";
+    say(log_level::debug, "live update: " + std::to_string(quiesced.cancelled) + " client operations stopped; " +
+                              std::to_string(quiesced.held) + " bytes received held, " +
+                              std::to_string(quiesced.sent) + " bytes sent meanwhile");
+    return {};
+  }
+
+  // The exec failed: serve on, re-arming every connection.
+  void resume() {
+    if (!quiescing) return;
+    quiescing = false;
+    for (auto& [id, conn] : sockets) touched.push_back(id);
   }
 
   // ---- live update ----
@@ -306,7 +437,14 @@ struct xenstored::impl final {
   // failure, with the sentence the operator gets.
   std::string exec_new_binary(const live_update_session::start_now& go, const std::vector<std::string>& argv) {
     std::size_t records = 0;
-    if (std::string failure = write_state(go, argv, records); !failure.empty()) return failure;
+    if (std::string failure = quiesce(); !failure.empty()) {
+      resume();
+      return "Dump state error: " + failure;
+    }
+    if (std::string failure = write_state(go, argv, records); !failure.empty()) {
+      resume();
+      return failure;
+    }
     const std::string path = live_update_state_path();
     std::vector<int> inherited{listeners.front().listener.fd()};
     for (auto& [id, conn] : sockets) inherited.push_back(conn->fd());
@@ -316,6 +454,7 @@ struct xenstored::impl final {
                              ", exec " + argv.front());
     const std::error_code ec = exec_live_update(argv);
     for (int fd : inherited) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    resume();
     ::unlink(path.c_str());
     say(log_level::error, "live update: exec " + argv.front() + ": " + ec.message());
     return "Error activating new binary.";
@@ -485,7 +624,9 @@ struct xenstored::impl final {
         socket_connection& conn = *it->second;
         visited.push_back(id);
         result<void> r = conn.offer_pending(core, now, settings.trace, progressed);
-        if (r && core.has_output(id)) {
+        if (r && uring) {
+          arm(id, conn);  // its completions come back through on_completion()
+        } else if (r && core.has_output(id)) {
           const bool held = conn.paused();
           r = conn.flush(core, now, settings.trace);
           // Output sent may free the outstanding-request quota a held-back client waits for.
@@ -503,6 +644,7 @@ struct xenstored::impl final {
     if (live_update.deadline()) poll_live_update(now);
     // Still busy after the last pass: run() polls without sleeping until this drains.
     touched.insert(touched.end(), visit.begin(), visit.end());
+    if (uring) return;  // sockets are not on the epoll loop
     std::sort(visited.begin(), visited.end());
     visited.erase(std::unique(visited.begin(), visited.end()), visited.end());
     for (conn_id id : visited) {
@@ -529,6 +671,17 @@ result<std::unique_ptr<xenstored>> xenstored::create(daemon_settings settings, t
   }
   auto p = std::make_unique<impl>(std::move(settings), std::move(log), std::move(*loop));
   const auto& s = p->settings;
+  if (s.io != daemon_settings::socket_io::epoll) {
+    auto u = socket_uring::create(uring_entries);
+    if (u) {
+      p->uring = std::move(*u);
+    } else if (s.io == daemon_settings::socket_io::uring) {
+      p->say(log_level::error, "io_uring: " + u.error().message());
+      return fail(u.error());
+    } else {
+      p->say(log_level::info, "io_uring unavailable (" + u.error().message() + "): serving sockets with epoll");
+    }
+  }
   if (rings == nullptr && p->settings.dom0_ring) {
     return fail(errc::invalid_argument);  // a ring to serve, and no transport to bind its port with
   }
@@ -572,12 +725,27 @@ result<void> xenstored::run() {
   d.say(log_level::info, "serving " + d.settings.socket_path + (d.settings.read_only ? " (read-only)" : ""));
   for (const auto& g : d.settings.guest_sockets)
     d.say(log_level::info, "serving " + g.path + " as domain " + std::to_string(g.domid));
+  if (d.uring) {
+    if (auto r = d.uring->enable(); !r) return fail(r.error());
+    d.arm_epoll();
+  }
   while (!d.loop->stopping()) {
     // Leftover work from the last settle: poll without sleeping.
     auto deadline = d.touched.empty() ? d.core.next_deadline() : std::optional<time_point>(clock::now());
     if (auto lu = d.live_update.deadline(); lu && (!deadline || *lu < *deadline)) deadline = lu;
     if (d.check && (!deadline || d.check->deadline < *deadline)) deadline = d.check->deadline;
-    if (auto r = d.loop->run_once(deadline); !r) return fail(r.error());
+    if (!d.uring) {
+      if (auto r = d.loop->run_once(deadline); !r) return fail(r.error());
+    } else {
+      // One io_uring_enter: last batch's sends and receives out, the next completions in.
+      if (auto r = d.uring->submit_and_wait(deadline); !r) return fail(r.error());
+      d.reap(clock::now());
+      if (d.epoll_ready) {
+        d.epoll_ready = false;
+        if (auto r = d.loop->run_once(std::chrono::milliseconds(0)); !r) return fail(r.error());
+        d.arm_epoll();
+      }
+    }
     d.settle(clock::now());
   }
   if (auto sig = d.loop->stop_signal()) d.say(log_level::info, "stopping on signal " + std::to_string(*sig));

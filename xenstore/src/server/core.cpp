@@ -436,6 +436,15 @@ void server_core::consume_output(conn_id conn, std::size_t bytes, time_point now
   impl_->on_output_consumed(*c, before - c->out.bytes(), replies);
 }
 
+std::size_t server_core::stage_output(conn_id conn, std::vector<std::byte>& into, std::size_t max) {
+  auto* c = impl_->find(conn);
+  if (!c) {
+    into.clear();
+    return 0;
+  }
+  return c->out.stage(into, max);
+}
+
 bool server_core::has_output(conn_id conn) const {
   const auto* c = impl_->find(conn);
   return c && !c->out.empty();

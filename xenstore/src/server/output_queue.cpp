@@ -45,6 +45,26 @@ std::span<const std::byte> output_queue::front() const noexcept {
   return std::as_bytes(std::span(frames_.front().bytes)).subspan(sent_);
 }
 
+std::size_t output_queue::stage(std::vector<std::byte>& into, std::size_t max) {
+  into.clear();
+  std::size_t skip = sent_;
+  for (frame& f : frames_) {
+    if (into.size() >= max) break;
+    const auto bytes = std::as_bytes(std::span(f.bytes)).subspan(skip);
+    const auto take = bytes.first(std::min(bytes.size(), max - into.size()));
+    into.insert(into.end(), take.begin(), take.end());
+    mark_started(f);
+    skip = 0;
+  }
+  return into.size();
+}
+
+void output_queue::mark_started(frame& f) {
+  if (f.started) return;
+  f.started = true;
+  if (f.k == kind::event) unsent_events_.erase(f.bytes);
+}
+
 void output_queue::pop_front() {
   frame& f = frames_.front();
   bytes_ -= f.bytes.size();
@@ -62,10 +82,7 @@ std::size_t output_queue::consume(std::size_t n) {
   std::size_t replies_done = 0;
   while (n > 0 && !frames_.empty()) {
     frame& f = frames_.front();
-    if (!f.started) {
-      f.started = true;
-      if (f.k == kind::event) unsent_events_.erase(f.bytes);
-    }
+    mark_started(f);
     std::size_t take = std::min(f.bytes.size() - sent_, n);
     sent_ += take;
     n -= take;

@@ -28,6 +28,9 @@ class output_queue {
   bool push(std::string frame, kind k, time_point now);
 
   std::span<const std::byte> front() const noexcept;
+  // Copies up to `max` unacknowledged bytes, across frames, into `into`, and marks the frames
+  // started: they are in an asynchronous send's hands now.
+  std::size_t stage(std::vector<std::byte>& into, std::size_t max);
   // Acknowledges `n` bytes of the front frames as sent; returns how many replies completed.
   std::size_t consume(std::size_t n);
   // Drops events queued before `cutoff` that have not started to go out; returns how many.
@@ -54,6 +57,7 @@ class output_queue {
     bool started = false;  // some bytes went out: no longer an unsent duplicate, cannot expire
   };
   void pop_front();
+  void mark_started(frame& f);
 
   std::deque<frame> frames_;
   std::size_t sent_ = 0;  // bytes of frames_.front() already sent

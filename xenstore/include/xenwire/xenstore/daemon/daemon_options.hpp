@@ -25,6 +25,8 @@ struct daemon_options {
   // Xen host, or the libxen emulation) or "sim" (the simulated host's own client, as dom0).
   // --backend, else $XENWIRE_BACKEND, else xen where /dev/xen/evtchn exists, else none.
   std::string backend = "none";
+  // --socket-io auto|uring|epoll: how socket clients are served (daemon_settings::io).
+  daemon_settings::socket_io socket_io = daemon_settings::socket_io::automatic;
 
   // C xenstored's process options (Xen 4.17's xenstored_core.c main()).
   bool daemonize = true;                  // fork and detach like C xenstored; -N/--no-fork keeps the foreground

@@ -35,6 +35,10 @@ struct daemon_settings {
   bool read_only = false;                     // socket clients get read-only connections
   server_config config{};
   bool stop_on_signals = true;                // SIGTERM/SIGINT stop run(); the caller blocks them
+  // How socket clients' bytes move: io_uring, where one io_uring_enter per batch submits every reply
+  // and receive (automatic: where the kernel allows it), or epoll with a recv and a send each.
+  enum class socket_io { automatic, epoll, uring };
+  socket_io io = socket_io::automatic;
   trace_sink trace;                           // empty: no tracing
   // The store domain's own ring, set up by its kernel (xen::open_local_xenbus: /proc/xen/xsd_kva
   // and xsd_port): served as dom0's ring connection, as C xenstored's dom0_init does. Needs `rings`.

@@ -211,6 +211,11 @@ class server_core {
   std::span<const std::byte> peek_output(conn_id conn) const;
   void consume_output(conn_id conn, std::size_t bytes, time_point now);
   bool has_output(conn_id conn) const;
+  // For a send that completes later (io_uring): copies up to `max` bytes of unacknowledged output,
+  // from the first, into `into` (replacing it) without acknowledging them. The frames they come
+  // from are in flight from now on: they no longer expire or absorb a duplicate event. Acknowledge
+  // with consume_output() what the send reports; stage again only after that.
+  std::size_t stage_output(conn_id conn, std::vector<std::byte>& into, std::size_t max);
 
   // Every effect queued since the last call, oldest first. The adapter carries them out in order;
   // doing so may queue more (take them again until none are left). The second form swaps the queue
