@@ -16,8 +16,7 @@ tl::unexpected<std::error_code> errno_error(int e = errno) noexcept {
 
 // Reads per readiness event before yielding to other connections (epoll is level-triggered).
 constexpr int reads_per_event = 4;
-// io_uring's per-connection buffers: a frame's largest payload and header; a batch of replies.
-constexpr std::size_t receive_size = 4096 + 16;
+// io_uring: the most output one send carries (a batch of replies).
 constexpr std::size_t send_size = 64 * 1024;
 
 }  // namespace
@@ -79,19 +78,17 @@ result<void> socket_connection::take(server_core& core, std::span<const std::byt
   return {};
 }
 
-std::span<std::byte> socket_connection::receive_buffer() {
-  if (rx_.size() != receive_size) rx_.resize(receive_size);
-  return rx_;
-}
-
-result<void> socket_connection::on_received(server_core& core, std::size_t n, time_point now,
+result<void> socket_connection::on_received(server_core& core, std::span<const std::byte> bytes, time_point now,
                                             const trace_sink& trace) {
-  if (n == 0) return fail(errc::peer_closed);
-  return take(core, std::span<const std::byte>(rx_).first(n), now, trace);
+  if (bytes.empty()) return fail(errc::peer_closed);
+  if (paused()) {
+    hold_received(bytes);
+    return {};
+  }
+  return take(core, bytes, now, trace);
 }
 
-void socket_connection::hold_received(std::size_t n) {
-  const auto bytes = std::span<const std::byte>(rx_).first(n);
+void socket_connection::hold_received(std::span<const std::byte> bytes) {
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
 }
 

@@ -44,16 +44,18 @@ class socket_connection {
   }
   void hold(std::string_view bytes);
   bool write_blocked() const noexcept { return write_blocked_; }
-  // ---- io_uring: one receive and one send in flight at most ----
-  std::span<std::byte> receive_buffer();
-  // `n` bytes landed in receive_buffer() (0: the peer closed). Fails as on_readable() does.
-  result<void> on_received(server_core& core, std::size_t n, time_point now, const trace_sink& trace);
+  // ---- io_uring: one (multishot) receive and one send in flight at most ----
+  // Bytes received (empty: the peer closed). Fails as on_readable() does. While the connection is
+  // paused they are only held: the receive, being cancelled, may still deliver some.
+  result<void> on_received(server_core& core, std::span<const std::byte> bytes, time_point now,
+                           const trace_sink& trace);
   // Live update: bytes received while quiescing are held, not fed (their effects would be lost).
-  void hold_received(std::size_t n);
+  void hold_received(std::span<const std::byte> bytes);
   // Copies the output to send next; empty if there is none.
   std::span<const std::byte> stage_send(server_core& core);
   void on_sent(server_core& core, std::size_t n, time_point now, const trace_sink& trace);
-  bool receiving = false;  // a receive is in flight
+  bool receiving = false;  // a receive is armed
+  bool receive_cancelled = false;  // ... and asked to stop (the connection is paused)
   bool sending = false;    // a send is in flight
 
   // The epoll interest this state calls for.
@@ -70,7 +72,7 @@ class socket_connection {
   std::vector<std::byte> pending_;  // input the core has not taken yet; capacity is reused
   std::size_t pending_off_ = 0;
   bool write_blocked_ = false;
-  std::vector<std::byte> rx_, tx_;  // io_uring's buffers, allocated on first use
+  std::vector<std::byte> tx_;  // io_uring: the bytes of the send in flight
   std::optional<message_tracer> trace_in_;
   std::optional<message_tracer> trace_out_;
 };

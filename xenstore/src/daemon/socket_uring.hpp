@@ -4,6 +4,9 @@
 // the last batch and waits for the next completions, where the epoll path makes a recv and a send
 // per request and an epoll_wait per batch.
 //
+// Receives are multishot from a ring of provided buffers: a connection's receive stays armed across
+// requests (no poll to set up again per request), and buffers are shared by all connections.
+//
 // Single issuer: the ring is created disabled and enabled by the thread that runs the loop, so the
 // kernel may defer completion work to our own io_uring_enter (IORING_SETUP_DEFER_TASKRUN) instead
 // of interrupting us for each one.
@@ -24,8 +27,8 @@ class socket_uring {
  public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  // Fails with not_supported when the kernel refuses io_uring (too old, disabled by sysctl or a
-  // seccomp filter): the caller serves with epoll instead.
+  // Fails with not_supported when the kernel refuses io_uring or provided buffer rings (before
+  // Linux 5.19, io_uring disabled by sysctl or a seccomp filter): the caller serves with epoll.
   static result<std::unique_ptr<socket_uring>> create(unsigned entries);
   ~socket_uring();
   socket_uring(const socket_uring&) = delete;
@@ -35,7 +38,10 @@ class socket_uring {
   result<void> enable();
 
   // Queue an operation; its completion reports `tag`. Buffers must stay valid until it completes.
-  void recv(int fd, std::span<std::byte> into, std::uint64_t tag);
+  // Armed until it reports without `more` (an error, ENOBUFS when every buffer is in use, or a
+  // cancel); each report's `data` is a provided buffer, valid during the reap callback only.
+  void recv_multishot(int fd, std::uint64_t tag);
+  // Completes during its submission, or once the socket has room.
   void send(int fd, std::span<const std::byte> bytes, std::uint64_t tag);
   void poll_in(int fd, std::uint64_t tag);  // one shot: completes once fd is readable
   void cancel(std::uint64_t tag);           // its completion is not reported
@@ -46,13 +52,19 @@ class socket_uring {
 
   struct completion {
     std::uint64_t tag;
-    int res;  // bytes, or -errno
+    int res;     // bytes, or -errno
+    bool more;   // a multishot operation stays armed
+    std::span<const std::byte> data;  // a receive's bytes
   };
-  // Hands every completion available to `f` (tags of cancel requests are skipped).
+  // Hands every completion available to `f` (tags of cancel requests are skipped); a receive's
+  // buffer goes back to the kernel after `f` returns.
   template <class F>
   void reap(F&& f) {
     completion c{};
-    while (next(c)) f(c);
+    while (next(c)) {
+      f(c);
+      give_back();
+    }
   }
 
   std::size_t in_flight() const noexcept { return in_flight_; }
@@ -62,9 +74,11 @@ class socket_uring {
   explicit socket_uring(std::unique_ptr<ring> r) noexcept;
   void* get_sqe();
   bool next(completion& c);
+  void give_back();
 
   std::unique_ptr<ring> ring_;
-  std::size_t in_flight_ = 0;  // operations queued or submitted whose completion is not reaped
+  std::size_t in_flight_ = 0;  // operations queued or submitted whose last completion is not reaped
+  int lent_ = -1;              // the buffer of the completion being handled
   bool enabled_ = false;
 };
 

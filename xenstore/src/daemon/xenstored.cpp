@@ -188,8 +188,7 @@ struct xenstored::impl final {
     if (!uring) {
       loop->remove(conn->fd());
     } else if (conn->receiving || conn->sending) {
-      if (conn->receiving) uring->cancel(tag_of(id, op::recv));
-      if (conn->sending) uring->cancel(tag_of(id, op::send));
+      cancel_all(id, *conn);
       retiring.emplace(id, std::move(conn));
     }
     conn.reset();  // closes the fd, unless it waits in `retiring`
@@ -200,6 +199,11 @@ struct xenstored::impl final {
   }
 
   // ---- io_uring ----
+  void cancel_all(conn_id id, const socket_connection& conn) {
+    if (conn.receiving) uring->cancel(tag_of(id, op::recv));
+    if (conn.sending) uring->cancel(tag_of(id, op::send));
+  }
+
   // Queues what the connection can do now: send its output, receive unless held back.
   void arm(conn_id id, socket_connection& conn) {
     if (!conn.sending && core.has_output(id)) {
@@ -209,8 +213,13 @@ struct xenstored::impl final {
       }
     }
     if (!conn.receiving && !conn.paused() && !quiescing) {
-      uring->recv(conn.fd(), conn.receive_buffer(), tag_of(id, op::recv));
+      uring->recv_multishot(conn.fd(), tag_of(id, op::recv));
       conn.receiving = true;
+    } else if (conn.receiving && !conn.receive_cancelled && conn.paused()) {
+      // Held back by quotas: stop receiving (back-pressure through the kernel's buffers), and
+      // hold what arrives until the cancel lands.
+      uring->cancel(tag_of(id, op::recv));
+      conn.receive_cancelled = true;
     }
   }
 
@@ -228,20 +237,27 @@ struct xenstored::impl final {
     }
     const auto id = static_cast<conn_id>(c.tag >> 2);
     const bool is_recv = (c.tag & 3) == static_cast<std::uint64_t>(op::recv);
+    const bool last = !(is_recv && c.more);  // a multishot receive reports until its last
     if (auto r = retiring.find(id); r != retiring.end()) {
-      (is_recv ? r->second->receiving : r->second->sending) = false;
+      if (last) (is_recv ? r->second->receiving : r->second->sending) = false;
       if (!r->second->receiving && !r->second->sending) retiring.erase(r);
       return;
     }
     auto it = sockets.find(id);
     if (it == sockets.end()) return;
     socket_connection& conn = *it->second;
-    (is_recv ? conn.receiving : conn.sending) = false;
-    if (c.res == -ECANCELED) return;  // live update's quiesce
+    if (last) {
+      (is_recv ? conn.receiving : conn.sending) = false;
+      if (is_recv) conn.receive_cancelled = false;
+    }
+    if (c.res == -ECANCELED) {
+      touched.push_back(id);  // re-armed once it may receive again
+      return;
+    }
     if (quiescing) {
       if (is_recv && c.res > 0) {
-        conn.hold_received(static_cast<std::size_t>(c.res));
-        quiesced.held += static_cast<std::size_t>(c.res);
+        conn.hold_received(c.data);
+        quiesced.held += c.data.size();
       } else if (!is_recv && c.res > 0) {
         conn.on_sent(core, static_cast<std::size_t>(c.res), now, settings.trace);
         quiesced.sent += static_cast<std::size_t>(c.res);
@@ -249,13 +265,13 @@ struct xenstored::impl final {
       return;  // errors and EOF: the next daemon finds them again
     }
     touched.push_back(id);
-    if (c.res == -EINTR || c.res == -EAGAIN) return;  // re-armed by settle()
+    if (c.res == -EINTR || c.res == -EAGAIN || c.res == -ENOBUFS) return;  // re-armed by settle()
     result<void> r;
     if (c.res < 0) {
       const int e = -c.res;
       r = e == ECONNRESET || e == EPIPE ? fail(errc::peer_closed) : fail(std::error_code(e, std::generic_category()));
     } else if (is_recv) {
-      r = conn.on_received(core, static_cast<std::size_t>(c.res), now, settings.trace);
+      r = conn.on_received(core, c.data, now, settings.trace);
     } else {
       conn.on_sent(core, static_cast<std::size_t>(c.res), now, settings.trace);
     }
@@ -273,8 +289,7 @@ struct xenstored::impl final {
     quiescing = true;
     quiesced = {};
     for (auto& [id, conn] : sockets) {
-      if (conn->receiving) uring->cancel(tag_of(id, op::recv));
-      if (conn->sending) uring->cancel(tag_of(id, op::send));
+      cancel_all(id, *conn);
       quiesced.cancelled += (conn->receiving ? 1U : 0U) + (conn->sending ? 1U : 0U);
     }
     const auto deadline = clock::now() + quiesce_limit;
