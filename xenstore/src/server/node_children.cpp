@@ -2,6 +2,10 @@
 // rebalance the copies. insert/erase recurse, but only as deep as the balanced tree
 // (<= 1.44 log2 n, under 64 for any count that fits in memory): guests cannot make it deeper.
 #include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
 
 #include "xenwire/xenstore/server/store_node.hpp"
 
@@ -198,12 +202,27 @@ std::string child_map::verify() const {
   return {};
 }
 
-store_node::store_node(std::string value, node_perms perms, child_map children, generation_t generation)
-    : shared_obj(kind::node), value_(std::move(value)), perms_(std::move(perms)), children_(std::move(children)),
-      generation_(generation) {}
+store_node::store_node(std::uint32_t value_size, std::uint16_t perm_count, child_map children,
+                       generation_t generation) noexcept
+    : shared_obj(kind::node), children_(std::move(children)), generation_(generation), value_size_(value_size),
+      perm_count_(perm_count), tail_{} {}
 
-node_ref store_node::make(std::string value, node_perms perms, child_map children, generation_t generation) {
-  return node_ref(new store_node(std::move(value), std::move(perms), std::move(children), generation));
+node_ref store_node::make(std::string_view value, perms_view perms, child_map children, generation_t generation) {
+  static_assert(sizeof(store_node) == tail_at + sizeof(tail_), "the inline data starts at tail_");
+  static_assert(alignof(perm_entry) <= 2 && tail_at % alignof(perm_entry) == 0);
+  if (perms.size() > UINT16_MAX || value.size() > UINT32_MAX) throw std::length_error("store_node: too large");
+  const std::size_t bytes = std::max(sizeof(store_node), tail_at + perms.size() * sizeof(perm_entry) + value.size());
+  void* mem = ::operator new(bytes);
+  auto* n = new (mem) store_node(static_cast<std::uint32_t>(value.size()), static_cast<std::uint16_t>(perms.size()),
+                                 std::move(children), generation);
+  auto* at = std::uninitialized_copy(perms.begin(), perms.end(), reinterpret_cast<perm_entry*>(n->tail()));
+  if (!value.empty()) std::memcpy(reinterpret_cast<unsigned char*>(at), value.data(), value.size());
+  return node_ref(n);
+}
+
+void store_node::destroy(store_node* n) noexcept {
+  n->~store_node();
+  ::operator delete(static_cast<void*>(n));
 }
 
 }  // namespace xenwire::xenstore

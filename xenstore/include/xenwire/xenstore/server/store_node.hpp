@@ -1,6 +1,7 @@
 // The Xenstore data store's immutable nodes and their persistent child maps.
 //
-// A node is {value bytes, permissions, children, generation}; it never changes once built. Updates
+// A node is {value bytes, permissions, children, generation}; it never changes once built, so its
+// value and permissions live inline in the node's one allocation. Updates
 // copy the path from the root to the changed node and share everything else, so a snapshot is one
 // reference to a root. Children live in a persistent AVL tree keyed by name, in sorted (byte-wise)
 // order -- oxenstored's order; C xenstored lists children in insertion order. Inserting or removing
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -43,18 +45,32 @@ class shared_obj {
 
  protected:
   enum class kind : std::uint8_t { node, child_entry };
-  explicit shared_obj(kind k) noexcept : kind_(k) {}
+  explicit shared_obj(kind k, std::uint8_t aux8 = 0, std::uint16_t aux16 = 0) noexcept
+      : h_{.live = {0, k, aux8, aux16}} {}
   ~shared_obj() = default;
+  // Small fields of the derived class, kept in this word rather than in padding of their own.
+  std::uint8_t aux8() const noexcept { return h_.live.aux8; }
+  std::uint16_t aux16() const noexcept { return h_.live.aux16; }
 
  private:
   friend void retain(const shared_obj* p) noexcept;
   friend void release(const shared_obj* p) noexcept;
-  mutable std::uint32_t refs_ = 0;
-  kind kind_;
-  mutable const shared_obj* next_dead_ = nullptr;  // links the release worklist: no allocation
+  struct live_word {
+    std::uint32_t refs;
+    kind k;
+    std::uint8_t aux8;
+    std::uint16_t aux16;
+  };
+  // One word: a dead object needs no count, so the release worklist's link (with the kind in its
+  // low bit) takes its place and no allocation or extra pointer per object is needed.
+  union word {
+    live_word live;
+    std::uintptr_t dead;
+  };
+  mutable word h_;
 };
 
-inline void retain(const shared_obj* p) noexcept { ++p->refs_; }
+inline void retain(const shared_obj* p) noexcept { ++p->h_.live.refs; }
 
 // A counted reference to an immutable T.
 template <class T>
@@ -173,13 +189,18 @@ class child_map::cursor {
   std::vector<const store_detail::child_entry*> stack_;  // at most the tree height
 };
 
+// One allocation: the fixed fields, then the perms entries, then the value bytes.
 class store_node : public store_detail::shared_obj {
  public:
-  static node_ref make(std::string value, node_perms perms, child_map children, generation_t generation);
+  static node_ref make(std::string_view value, perms_view perms, child_map children, generation_t generation);
 
-  const std::string& value() const noexcept { return value_; }
-  const node_perms& perms() const noexcept { return perms_; }
-  domid_t owner() const noexcept { return perms_.front().domid; }
+  std::string_view value() const noexcept {
+    return {reinterpret_cast<const char*>(tail() + perm_count_ * sizeof(perm_entry)), value_size_};
+  }
+  perms_view perms() const noexcept {
+    return perms_view(std::span(reinterpret_cast<const perm_entry*>(tail()), perm_count_));
+  }
+  domid_t owner() const noexcept { return perms().front().domid; }
   generation_t generation() const noexcept { return generation_; }
   const child_map& children() const noexcept { return children_; }
   // This node and all below it.
@@ -187,13 +208,20 @@ class store_node : public store_detail::shared_obj {
 
  private:
   friend void store_detail::release(const store_detail::shared_obj* p) noexcept;
-  store_node(std::string value, node_perms perms, child_map children, generation_t generation);
+  store_node(std::uint32_t value_size, std::uint16_t perm_count, child_map children, generation_t generation) noexcept;
   ~store_node() = default;
+  static void destroy(store_node* n) noexcept;
+  const unsigned char* tail() const noexcept { return reinterpret_cast<const unsigned char*>(this) + tail_at; }
+  unsigned char* tail() noexcept { return reinterpret_cast<unsigned char*>(this) + tail_at; }
 
-  std::string value_;
-  node_perms perms_;
   child_map children_;
   generation_t generation_;
+  std::uint32_t value_size_;   // the value may be any length a record carries
+  std::uint16_t perm_count_;   // the migration stream's limit too (a u16 count)
+  unsigned char tail_[2];      // where the inline perms and value start; the allocation runs past it
+
+  static constexpr std::size_t tail_at = sizeof(store_detail::shared_obj) + sizeof(child_map) + sizeof(generation_t) +
+                                         sizeof(std::uint32_t) + sizeof(std::uint16_t);
 };
 
 // Bytes a node costs its owner: value + permissions + children's names (C xenstored's
