@@ -34,7 +34,7 @@ void release(const shared_obj* p) noexcept {
       drop(e->node, worklist);
       drop(e->left, worklist);
       drop(e->right, worklist);
-      delete e;
+      child_entry::destroy(e);
     }
   }
 }

@@ -155,22 +155,39 @@ class child_map {
 
 namespace store_detail {
 
-// One AVL entry, with sums over its subtree for O(1) sizes and O(log n) offset seeks.
+// One AVL entry, with sums over its subtree for O(1) sizes and O(log n) offset seeks. One
+// allocation with the name inline; the height and the name's length ride in the count word.
 class child_entry : public shared_obj {
  public:
-  child_entry(std::string n, node_ref v, ref<child_entry> l, ref<child_entry> r);
-  ~child_entry() = default;
+  static ref<child_entry> make(std::string_view name, node_ref v, ref<child_entry> l, ref<child_entry> r);
 
-  std::string name;
+  std::string_view name() const noexcept { return {reinterpret_cast<const char*>(this) + name_at, aux16()}; }
+  std::uint32_t height() const noexcept { return aux8(); }
+  std::uint64_t count() const noexcept { return count_; }                 // entries in this subtree
+  std::uint64_t bytes() const noexcept { return load48(bytes_); }         // sum of name().size() + 1
+  std::uint64_t subtree_nodes() const noexcept { return load48(nodes_); }  // sum of the values' subtree sizes
+
   node_ref node;
   ref<child_entry> left, right;
-  std::uint32_t height;
-  std::uint64_t count;          // entries in this subtree
-  std::uint64_t bytes;          // sum of name.size() + 1
-  std::uint64_t subtree_nodes;  // sum of the values' subtree sizes
 
  private:
   friend void release(const shared_obj* p) noexcept;
+  child_entry(std::uint16_t name_size, node_ref v, ref<child_entry> l, ref<child_entry> r, std::uint8_t height) noexcept;
+  ~child_entry() = default;
+  static void destroy(child_entry* e) noexcept;
+  static std::uint64_t load48(const std::uint16_t (&w)[3]) noexcept {
+    return w[0] | std::uint64_t{w[1]} << 16 | std::uint64_t{w[2]} << 32;
+  }
+
+  // Narrowed so that an entry with a name of up to 8 bytes fits malloc's 64-byte block: 4G
+  // entries in one directory, 256 TiB of names or 2.8e14 nodes below it (far past any memory).
+  std::uint32_t count_;
+  std::uint16_t bytes_[3];
+  std::uint16_t nodes_[3];
+  char name_[8];  // where the name starts; the allocation runs past it for longer names
+
+  static constexpr std::size_t name_at = sizeof(shared_obj) + sizeof(node_ref) + 2 * sizeof(ref<child_entry>) +
+                                         sizeof(std::uint32_t) + 6 * sizeof(std::uint16_t);
 };
 
 }  // namespace store_detail
@@ -178,7 +195,7 @@ class child_entry : public shared_obj {
 class child_map::cursor {
  public:
   bool done() const noexcept { return stack_.empty(); }
-  std::string_view name() const noexcept { return stack_.back()->name; }
+  std::string_view name() const noexcept { return stack_.back()->name(); }
   const store_node& node() const noexcept { return *stack_.back()->node; }
   const node_ref& shared_node() const noexcept { return stack_.back()->node; }
   void next();
