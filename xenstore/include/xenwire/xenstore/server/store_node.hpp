@@ -1,11 +1,11 @@
 // The Xenstore data store's immutable nodes and their persistent child maps.
 //
 // A node is {value bytes, permissions, children, generation}; it never changes once built, so its
-// value and permissions live inline in the node's one allocation. Updates
-// copy the path from the root to the changed node and share everything else, so a snapshot is one
-// reference to a root. Children live in a persistent AVL tree keyed by name, in sorted (byte-wise)
-// order -- oxenstored's order; C xenstored lists children in insertion order. Inserting or removing
-// a child copies O(log n) map entries.
+// value and permissions live inline in its one allocation. Updates copy the path from the root to
+// the changed node and share everything else, so a snapshot is one reference to a root. Children
+// live in a persistent AVL tree keyed by name, in sorted (byte-wise) order -- oxenstored's order;
+// C xenstored lists children in insertion order. Inserting or removing a child copies O(log n) map
+// entries, each one allocation with its name inline.
 //
 // Reference counts are intrusive and not atomic: a store, its snapshots and its transactions belong
 // to one thread. Releasing the last reference to a big or deep tree uses an explicit worklist, never
@@ -14,8 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
