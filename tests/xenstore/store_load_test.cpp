@@ -131,7 +131,7 @@ RC_GTEST_PROP(store_load, LoadEqualsWritesForRandomTrees, ()) {
   // ... and depth first, as writers list them (load's path stack).
   std::vector<loaded_node> pre_order;
   for (const auto& [path, value, perms] : dump_of(by_writes)) {
-    if (path != "/") pre_order.push_back({path, value, by_writes.read(path).value()->perms()});
+    if (path != "/") pre_order.push_back({path, value, node_perms(by_writes.read(path).value()->perms())});
   }
   store from_pre_order;
   RC_ASSERT(from_pre_order.load(std::move(pre_order)).has_value());

@@ -11,7 +11,7 @@ namespace {
 constexpr creator dom0{0, true};
 constexpr creator dom5{5, false};
 
-std::string value_of(const store& s, std::string_view path) { return s.read(path).value()->value(); }
+std::string value_of(const store& s, std::string_view path) { return std::string(s.read(path).value()->value()); }
 
 TEST(store_ops, EmptyStoreHasRootOwnedByDom0) {
   store s;

@@ -221,7 +221,7 @@ void core_impl::drop_dead_entries(std::vector<change_set>& changes, std::uint64_
   auto fix = [&](const std::string& path) {
     auto n = db.read(path);
     if (!n) return;
-    const node_perms& perms = (*n)->perms();
+    const perms_view perms = (*n)->perms();
     if (const domid_t owner = perms.front().domid; is_gone(owner) && !find_domain(owner)) {
       // Owned by a domain that went (and has not come back): its nodes go, as at its release.
       if (std::find(dead_owners.begin(), dead_owners.end(), owner) == dead_owners.end()) dead_owners.push_back(owner);

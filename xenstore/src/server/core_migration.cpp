@@ -87,7 +87,8 @@ void export_transaction(const detail::core_impl& s, conn_id conn, std::uint32_t 
       continue;
     }
     const std::uint16_t access = touched.modified ? mig::node_access_written : mig::node_access_read;
-    r.push_back(mig::node_record{conn, tx_id, access, n->perms(), std::move(path), n->value()});
+    r.push_back(
+        mig::node_record{conn, tx_id, access, node_perms(n->perms()), std::move(path), std::string(n->value())});
   }
   if (t.doomed || s.db.conflicts(*t.tx))
     r.push_back(mig::node_record{conn, tx_id, mig::node_access_read, {{0, perm::none}},
@@ -225,7 +226,7 @@ result<mig::stream> detail::export_state(const core_impl& s, const export_option
   while (!stack.empty()) {
     item it = std::move(stack.back());
     stack.pop_back();
-    r.push_back(mig::node_record{0, 0, 0, it.node->perms(), it.path, it.node->value()});
+    r.push_back(mig::node_record{0, 0, 0, node_perms(it.node->perms()), it.path, std::string(it.node->value())});
     std::vector<item> kids;
     for (auto cur = it.node->children().begin(); !cur.done(); cur.next())
       kids.push_back({(it.path == "/" ? "/" : it.path + "/") + std::string(cur.name()), cur.shared_node()});

@@ -76,7 +76,7 @@ xs_result<void> store::load(std::vector<loaded_node>&& nodes) {
   std::vector<node_ref> built(n);
   std::unordered_map<domid_t, domain_usage> usage;
   generation_t gen = 0;
-  auto make = [&](std::size_t s, std::string value, node_perms perms) {
+  auto make = [&](std::size_t s, std::string_view value, perms_view perms) {
     std::vector<std::pair<std::string, node_ref>> entries;
     entries.reserve(first[s + 1] - first[s]);
     for (std::size_t k = first[s]; k < first[s + 1]; ++k) {
@@ -86,7 +86,7 @@ xs_result<void> store::load(std::vector<loaded_node>&& nodes) {
     std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     auto same = [](const auto& a, const auto& b) { return a.first == b.first; };
     if (std::adjacent_find(entries.begin(), entries.end(), same) != entries.end()) return node_ref{};  // a duplicate
-    node_ref node = store_node::make(std::move(value), std::move(perms), child_map::from_sorted(std::move(entries)), ++gen);
+    node_ref node = store_node::make(value, perms, child_map::from_sorted(std::move(entries)), ++gen);
     auto& u = usage[node->owner()];
     u.nodes += 1;
     u.memory += node_memory(*node);
@@ -94,11 +94,11 @@ xs_result<void> store::load(std::vector<loaded_node>&& nodes) {
   };
   for (std::size_t i = n; i-- > 0;) {
     if (i == root_record) continue;
-    built[i] = make(i, std::move(nodes[i].value), std::move(nodes[i].perms));
+    built[i] = make(i, nodes[i].value, nodes[i].perms);
     if (!built[i]) return xs_fail(xs_error::einval);
   }
   node_ref top = root_record == root ? make(n, root_->value(), root_->perms())
-                                     : make(n, std::move(nodes[root_record].value), std::move(nodes[root_record].perms));
+                                     : make(n, nodes[root_record].value, nodes[root_record].perms);
   if (!top) return xs_fail(xs_error::einval);
   root_ = std::move(top);
   generation_ = gen;

@@ -137,7 +137,7 @@ xs_result<edit> create_or_set(const node_ref& root, std::string_view path, std::
       e.root = root;  // exists: nothing to do
       return e;
     }
-    node_ref fresh = store_node::make(std::string(value), old.perms(), old.children(), ++counter);
+    node_ref fresh = store_node::make(value, old.perms(), old.children(), ++counter);
     account_replaced(e.delta, old, *fresh);
     e.changes.modified = true;
     e.root = rebuild(d, *comps, n, std::move(fresh));
@@ -148,13 +148,13 @@ xs_result<edit> create_or_set(const node_ref& root, std::string_view path, std::
   // existing ancestor. New nodes copy that ancestor's perms; an unprivileged creator owns them.
   const std::size_t base_depth = d.found();
   const store_node& base = *d.chain[base_depth];
-  node_perms perms = base.perms();
+  node_perms perms(base.perms());
   if (!who.privileged) perms.front().domid = who.domid;
 
-  node_ref chain = store_node::make(std::string(value), perms, {}, ++counter);
+  node_ref chain = store_node::make(value, perms, {}, ++counter);
   account_new(e.delta, *chain);
   for (std::size_t depth = n - 1; depth > base_depth; --depth) {
-    chain = store_node::make(std::string(), perms, child_map().with((*comps)[depth], std::move(chain)), ++counter);
+    chain = store_node::make({}, perms, child_map().with((*comps)[depth], std::move(chain)), ++counter);
     account_new(e.delta, *chain);
   }
   node_ref new_base = with_child(base, (*comps)[base_depth], std::move(chain), ++counter);
@@ -206,7 +206,7 @@ xs_result<edit> rm(const node_ref& root, std::string_view path, generation_t& co
 
   track(t, join(*comps, n - 1), parent.generation(), true);
   walk(target, e.changes.path, [&](const std::string& p, const store_node& node) {
-    e.changes.removed.push_back({p, node.perms()});
+    e.changes.removed.push_back({p, node_perms(node.perms())});
     account_gone(e.delta, node);
     track(t, p, node.generation(), true);
     return true;
@@ -235,8 +235,8 @@ xs_result<edit> set_perms(const node_ref& root, std::string_view path, node_perm
   e.changes.kind = change_kind::set_perms;
   e.changes.path = std::string(path);
   e.changes.modified = true;
-  e.changes.old_perms = old.perms();
-  node_ref fresh = store_node::make(old.value(), std::move(perms), old.children(), ++counter);
+  e.changes.old_perms = node_perms(old.perms());
+  node_ref fresh = store_node::make(old.value(), perms, old.children(), ++counter);
   account_replaced(e.delta, old, *fresh);
   e.root = rebuild(d, *comps, n, std::move(fresh));
   return e;

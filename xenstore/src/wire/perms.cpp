@@ -47,13 +47,13 @@ std::size_t decimal_digits(domid_t d) noexcept {
 }
 }  // namespace
 
-std::size_t formatted_perms_size(const node_perms& perms) noexcept {
+std::size_t formatted_perms_size(perms_view perms) noexcept {
   std::size_t n = 0;
   for (const auto& e : perms) n += 1 + decimal_digits(e.domid) + 1;
   return n;
 }
 
-void format_perms(const node_perms& perms, std::string& out) {
+void format_perms(perms_view perms, std::string& out) {
   out.reserve(out.size() + formatted_perms_size(perms));
   for (const auto& e : perms) {
     char entry[8] = {perm_letter(e.access)};
@@ -64,7 +64,7 @@ void format_perms(const node_perms& perms, std::string& out) {
   }
 }
 
-std::string format_perms(const node_perms& perms) {
+std::string format_perms(perms_view perms) {
   std::string out;
   format_perms(perms, out);
   return out;
@@ -78,12 +78,12 @@ bool matches(const accessor& who, const perm_entry& e) noexcept {
 }
 }  // namespace
 
-bool has_owner_rights(const node_perms& perms, const accessor& who) noexcept {
+bool has_owner_rights(perms_view perms, const accessor& who) noexcept {
   if (who.privileged) return true;
   return !perms.empty() && matches(who, perms[0]);
 }
 
-perm effective_perm(const node_perms& perms, const accessor& who) noexcept {
+perm effective_perm(perms_view perms, const accessor& who) noexcept {
   if (has_owner_rights(perms, who)) return perm::both;
   if (perms.empty()) return perm::none;
   for (std::size_t i = 1; i < perms.size(); ++i)

@@ -43,7 +43,7 @@ xs_result<void> write_string_list_reply(std::string& out, const header& request,
   return w.finish();
 }
 
-xs_result<void> write_perms_reply(std::string& out, const header& request, const node_perms& perms) {
+xs_result<void> write_perms_reply(std::string& out, const header& request, perms_view perms) {
   message_writer w(out, request.type, request.req_id, request.tx_id);
   for (const auto& e : perms) {
     char entry[8] = {perm_letter(e.access)};

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +42,35 @@ struct perm_entry {
 // Never empty for a stored node: entry 0 is the owner.
 using node_perms = std::vector<perm_entry>;
 
+// A permission list to read: a node_perms, or the entries a stored node keeps inline (no vector
+// per node). Copying one out to change it is explicit, so no access check allocates by accident.
+class perms_view {
+ public:
+  using value_type = perm_entry;
+  using iterator = std::span<const perm_entry>::iterator;
+  using const_iterator = iterator;
+
+  perms_view() noexcept = default;
+  perms_view(const node_perms& p) noexcept : s_(p) {}  // NOLINT: implicit on purpose
+  explicit perms_view(std::span<const perm_entry> s) noexcept : s_(s) {}
+  // For arguments: the list lives until the end of the call.
+  perms_view(std::initializer_list<perm_entry> l) noexcept : s_(l.begin(), l.size()) {}  // NOLINT: implicit on purpose
+
+  iterator begin() const noexcept { return s_.begin(); }
+  iterator end() const noexcept { return s_.end(); }
+  std::size_t size() const noexcept { return s_.size(); }
+  bool empty() const noexcept { return s_.empty(); }
+  const perm_entry& front() const noexcept { return s_.front(); }
+  const perm_entry& operator[](std::size_t i) const noexcept { return s_[i]; }
+  explicit operator node_perms() const { return node_perms(s_.begin(), s_.end()); }
+
+  friend bool operator==(perms_view a, perms_view b) noexcept { return std::ranges::equal(a.s_, b.s_); }
+  friend bool operator==(perms_view a, const node_perms& b) noexcept { return std::ranges::equal(a.s_, b); }
+
+ private:
+  std::span<const perm_entry> s_;
+};
+
 // --- wire form -----------------------------------------------------------------------------------
 
 // 'n', 'r', 'w', 'b'.
@@ -50,10 +82,10 @@ xs_result<perm_entry> parse_perm_entry(std::string_view s) noexcept;
 // "r0\0b5\0...": one or more NUL-terminated entries filling the payload, else EINVAL.
 xs_result<node_perms> parse_perms(std::string_view bytes);
 // Appends the wire form of `perms` ("r0\0b5\0").
-void format_perms(const node_perms& perms, std::string& out);
-std::string format_perms(const node_perms& perms);
+void format_perms(perms_view perms, std::string& out);
+std::string format_perms(perms_view perms);
 // Length of format_perms' output, for size accounting without formatting.
-std::size_t formatted_perms_size(const node_perms& perms) noexcept;
+std::size_t formatted_perms_size(perms_view perms) noexcept;
 
 // --- access check ----------------------------------------------------------------------------------
 
@@ -70,12 +102,12 @@ struct accessor {
 // domain); otherwise the first listed entry (1..) that is not ignored and names the caller, its
 // target or DOMID_ANY decides; otherwise entry 0's flag.
 // An empty list (never stored) grants nothing to the unprivileged.
-perm effective_perm(const node_perms& perms, const accessor& who) noexcept;
-inline bool can_access(const node_perms& perms, const accessor& who, perm want) noexcept {
+perm effective_perm(perms_view perms, const accessor& who) noexcept;
+inline bool can_access(perms_view perms, const accessor& who, perm want) noexcept {
   return allows(effective_perm(perms, who), want);
 }
 // Owner rights (changing perms keeps the owner unless privileged; see the server): the privileged,
 // the owner itself, and the owner's target-holder (everyone, for an owner entry of DOMID_ANY).
-bool has_owner_rights(const node_perms& perms, const accessor& who) noexcept;
+bool has_owner_rights(perms_view perms, const accessor& who) noexcept;
 
 }  // namespace xenwire::xenstore

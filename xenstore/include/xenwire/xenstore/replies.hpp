@@ -28,7 +28,7 @@ xs_result<void> write_number_reply(std::string& out, const header& request, std:
 // The request's type with "a\0b\0...": DIRECTORY (names), GET_PERMS (use write_perms_reply).
 xs_result<void> write_string_list_reply(std::string& out, const header& request,
                                         std::span<const std::string_view> items);
-xs_result<void> write_perms_reply(std::string& out, const header& request, const node_perms& perms);
+xs_result<void> write_perms_reply(std::string& out, const header& request, perms_view perms);
 // DIRECTORY_PART, as C xenstored: `children` is the node's whole child list "a\0b\0...\0";
 // the reply is "gencnt\0" + the children from byte `offset` that fit, + one extra "\0" when the
 // list's end is included (an offset at or past the end yields "gencnt\0\0").
