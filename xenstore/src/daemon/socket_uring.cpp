@@ -49,6 +49,8 @@ struct socket_uring::ring {
     void* mem = ::mmap(nullptr, buffers_ring_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (mem == MAP_FAILED) return -errno;
     buffers_ring = static_cast<io_uring_buf_ring*>(mem);
+    // The kernel pins these pages: a forked child (live update's check) must not share them.
+    (void)::madvise(mem, buffers_ring_size, MADV_DONTFORK);
     io_uring_buf_ring_init(buffers_ring);
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
