@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -261,32 +262,38 @@ void ring_host::close_all(time_point now) {
 
 void ring_host::on_events(time_point now) {
   if (!evtchn_) return;
+  // Every port that fired, taken in one batch (one round trip where each pending() costs one).
+  std::array<evtchn_port_t, 64> fired{};
   for (;;) {
-    auto port = evtchn_->pending();
-    if (!port) {
-      say_(log_level::error, "event channel: " + port.error().message());
+    auto n = evtchn_->pending_batch(fired);
+    if (!n) {
+      say_(log_level::error, "event channel: " + n.error().message());
       return;
     }
-    if (!*port) return;
-    auto it = by_port_.find(**port);
-    if (it == by_port_.end()) continue;
-    auto rc = rings_.find(it->second);
-    if (rc == rings_.end()) continue;
-    // Without a domain watch: the domain's end of the channel is gone, so it died (or tore down
-    // its xenstore connection, which only a dying domain does). Release it as on VIRQ_DOM_EXC.
-    if (auto st = domains_ ? result<port_state>(port_state::connected) : evtchn_->state(**port);
-        st && *st == port_state::peer_closed) {
-      const domid_t domid = rc->second->domid;
-      say_(log_level::info, "domain " + std::to_string(domid) + " closed its event channel: releasing it");
-      core_.domain_died(domid, now);
-      continue;
-    }
-    const conn_id id = rc->second->id;
-    service(*rc->second, now);
-    // Input held back by quotas, or output the ring had no room for: settle() retries.
-    if (auto again = rings_.find(id); again != rings_.end() && needs_service(*again->second))
-      mark_active(*again->second);
+    if (*n == 0) return;
+    for (const evtchn_port_t port : std::span(fired).first(*n)) on_port(port, now);
   }
+}
+
+void ring_host::on_port(evtchn_port_t port, time_point now) {
+  auto it = by_port_.find(port);
+  if (it == by_port_.end()) return;
+  auto rc = rings_.find(it->second);
+  if (rc == rings_.end()) return;
+  // Without a domain watch: the domain's end of the channel is gone, so it died (or tore down
+  // its xenstore connection, which only a dying domain does). Release it as on VIRQ_DOM_EXC.
+  if (auto st = domains_ ? result<port_state>(port_state::connected) : evtchn_->state(port);
+      st && *st == port_state::peer_closed) {
+    const domid_t domid = rc->second->domid;
+    say_(log_level::info, "domain " + std::to_string(domid) + " closed its event channel: releasing it");
+    core_.domain_died(domid, now);
+    return;
+  }
+  const conn_id id = rc->second->id;
+  service(*rc->second, now);
+  // Input held back by quotas, or output the ring had no room for: settle() retries.
+  if (auto again = rings_.find(id); again != rings_.end() && needs_service(*again->second))
+    mark_active(*again->second);
 }
 
 void ring_host::fail_ring(ring_conn& rc, std::error_code why, time_point now) {

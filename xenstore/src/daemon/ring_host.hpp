@@ -75,6 +75,7 @@ class ring_host {
  private:
   struct ring_conn;
   void on_events(time_point now);
+  void on_port(evtchn_port_t port, time_point now);
   void on_domain_exc(time_point now);
   void service(ring_conn& rc, time_point now);
   bool needs_service(const ring_conn& rc) const;
