@@ -14,9 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <span>
 #include <unordered_map>
 #include <variant>
 
@@ -513,6 +515,7 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
     case w::op::unbind:
     case w::op::notify:
     case w::op::pending:
+    case w::op::pending_batch:
     case w::op::mask:
     case w::op::unmask:
     case w::op::port_state: {
@@ -554,6 +557,15 @@ void host_server::impl::handle(connection& c, const w::request& rq, std::span<co
           r.v0 = p->value_or(0);
           r.v1 = p->has_value() ? 1 : 0;
           return ok();
+        }
+        case w::op::pending_batch: {
+          if (rq.a == 0 || rq.a > w::max_pending_batch) return answer(make_error_code(errc::invalid_argument));
+          std::array<evtchn_port_t, w::max_pending_batch> ports{};
+          auto n = h->pending_batch(std::span(ports).first(rq.a));
+          if (!n) return answer(n.error());
+          r.v0 = *n;
+          reply(c, r, std::as_bytes(std::span(ports).first(*n)));
+          return;
         }
         default:
           break;

@@ -44,7 +44,9 @@ enum class op : std::uint32_t {
   describe,          // -> text
   shutdown,          // -> text: leak report lines; the host exits after replying
   adopt_handle,      // fds: a handle's eventfd, inherited across exec or fork -> object
+  pending_batch,     // object, a: most ports to take (1..max_pending_batch) -> v0: taken, tail: u32 each
 };
+inline constexpr std::size_t max_pending_batch = 256;
 
 // unmap_notify packed into one u64: bit 63 clear_byte present (offset in bits 0..11), bit 62 port
 // present (port in bits 16..47).

@@ -175,6 +175,10 @@ request after corruption answered: no" cat "$out"
         'for _ in $(seq 200); do [ "$(timeout 5 xenstore-read "$1")" != "$2" ] && exit 0; sleep 0.05; done; exit 1' \
         _ /local/domain/5/data/k "$k5"
       touch "$XENWIRE_RUN_DIR/flag7"
+      # Guest 7 finishes its write on the flag: let it land before the next update's "before" dump.
+      check "guest 7's write landed after the update to $what" bash -c \
+        'for _ in $(seq 200); do timeout 5 xenstore-read "$1" >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1' \
+        _ /local/domain/7/data/half
     done
     if wait "$half_pid"; then ok "guest 7: $(tail -1 "$XENWIRE_RUN_DIR/half7.out")"; else
       bad "guest 7 (mid-frame at the update)"; sed 's/^/  /' "$XENWIRE_RUN_DIR/half7.out" >&2

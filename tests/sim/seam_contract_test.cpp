@@ -6,12 +6,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include "host_fixture.hpp"
 #include "sim_test_support.hpp"
@@ -157,6 +161,31 @@ TEST_P(seam_contract, NotificationsCoalesceAndTheFdIsReadableExactlyWhilePending
   EXPECT_EQ(h0->pending().value(), std::nullopt);  // three notifies, one event
   EXPECT_FALSE(readable(h0->fd()));
   EXPECT_EQ(error_of(h0->wait(10ms)), errc::timed_out);
+}
+
+// pending_batch takes every port that fired (a masked one stays), each once, as pending() would.
+TEST_P(seam_contract, PendingBatchTakesEveryFiredPortOnce) {
+  auto h0 = t(0).open_event_channel().value();
+  auto h1 = t(1).open_event_channel().value();
+  std::vector<evtchn_port_t> mine, theirs;
+  for (int i = 0; i < 4; ++i) {
+    mine.push_back(h0->bind_unbound(1).value());
+    theirs.push_back(h1->bind_interdomain(0, mine.back()).value());
+  }
+  ASSERT_TRUE(h0->mask(mine[3]));
+  for (int round = 0; round < 2; ++round)
+    for (const evtchn_port_t p : theirs) ASSERT_TRUE(h1->notify(p));
+  std::array<evtchn_port_t, 8> got{};
+  const std::size_t n = h0->pending_batch(got).value();
+  ASSERT_EQ(n, 3u);
+  std::vector<evtchn_port_t> fired(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(n));
+  std::sort(fired.begin(), fired.end());
+  EXPECT_EQ(fired, std::vector<evtchn_port_t>(mine.begin(), mine.begin() + 3));
+  EXPECT_FALSE(readable(h0->fd()));
+  EXPECT_EQ(h0->pending_batch(got).value(), 0u);
+  ASSERT_TRUE(h0->unmask(mine[3]));
+  EXPECT_EQ(h0->pending_batch(std::span(got).first(1)).value(), 1u);
+  EXPECT_EQ(got[0], mine[3]);
 }
 
 TEST_P(seam_contract, AMaskedPortHoldsItsEventUntilUnmasked) {

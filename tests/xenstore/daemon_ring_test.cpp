@@ -350,3 +350,99 @@ TEST_F(DaemonRingTest, AGuestThatDiesIsReleasedAndLeavesNothingBehind) {
   while (!host_.check_clean(guest_domid) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
   EXPECT_TRUE(host_.check_clean(guest_domid));
 }
+
+// The daemon visits only rings with work: a ring that sends nothing must still get output that
+// another connection caused (a watch event), and requests on a few of many rings are all answered.
+TEST_F(DaemonRingTest, ManyRingsWithOnlySomeBusyAreAllServed) {
+  struct peer {
+    xenwire::domid_t domid;
+    std::unique_ptr<xenwire::sim::domain_transport> transport;
+    xenwire::sim::xenstore_endpoint ep;
+    std::optional<xs::guest_ring> ring;
+    std::string in;
+
+    void send(const std::string& bytes) {
+      auto rest = as_bytes(bytes);
+      const auto until = std::chrono::steady_clock::now() + 5s;
+      while (!rest.empty() && std::chrono::steady_clock::now() < until) {
+        auto t = ring->write(rest);
+        ASSERT_TRUE(t) << t.error().message();
+        rest = rest.subspan(t->bytes);
+        ASSERT_TRUE(ep.events->notify(ep.port));
+        if (!rest.empty()) (void)ep.events->wait(10ms);
+      }
+      ASSERT_TRUE(rest.empty());
+    }
+    // The next frame: its type and payload.
+    std::optional<std::pair<std::uint32_t, std::string>> next() {
+      const auto until = std::chrono::steady_clock::now() + 5s;
+      while (std::chrono::steady_clock::now() < until) {
+        if (in.size() >= 16) {
+          std::uint32_t h[4];
+          std::memcpy(h, in.data(), sizeof h);
+          if (in.size() >= 16 + h[3]) {
+            auto out = std::make_pair(h[0], in.substr(16, h[3]));
+            in.erase(0, 16 + h[3]);
+            return out;
+          }
+        }
+        std::array<std::byte, 1024> buf{};
+        auto t = ring->read(buf);
+        if (!t) return {};
+        in.append(static_cast<const char*>(static_cast<const void*>(buf.data())), t->bytes);
+        if (t->notify) (void)ep.events->notify(ep.port);
+        if (t->bytes == 0) (void)ep.events->wait(20ms);
+      }
+      return {};
+    }
+    std::string node() const { return "/local/domain/" + std::to_string(domid) + "/w"; }
+  };
+  constexpr std::uint32_t t_watch = 4, t_watch_event = 15;
+  std::vector<peer> peers;
+  for (xenwire::domid_t d = 10; d < 26; ++d) {
+    ASSERT_TRUE(host_.create_domain(d, {.xenstore = true, .xenstore_domid = 0}));
+    peer p{d, std::move(host_.transport(d).value()), {}, {}, {}};
+    auto ep = p.transport->take_xenstore();
+    ASSERT_TRUE(ep);
+    p.ep = std::move(*ep);
+    auto r = dom0_call(socket_, t_introduce, std::to_string(d) + '\0' + "0\0"s + std::to_string(p.ep.port) + '\0');
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->first, t_introduce) << r->second;
+    auto ring = xs::guest_ring::attach(p.ep.page->bytes());
+    ASSERT_TRUE(ring);
+    p.ring.emplace(*ring);
+    peers.push_back(std::move(p));
+  }
+  for (peer& p : peers) {
+    p.send(frame(t_write, p.node() + '\0' + "0"));
+    auto w = p.next();
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->first, t_write) << w->second;
+    p.send(frame(t_watch, p.node() + '\0' + "tok\0"s));
+    for (int frames = 0; frames < 2; ++frames) {  // the WATCH reply and the initial event, in either order
+      auto f = p.next();
+      ASSERT_TRUE(f);
+      ASSERT_TRUE(f->first == t_watch || f->first == t_watch_event) << f->first << " " << f->second;
+    }
+  }
+  // dom0 writes every guest's node; only every other guest asks for something meanwhile.
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    ASSERT_TRUE(dom0_call(socket_, t_write, peers[i].node() + '\0' + "1"));
+    if (i % 2 == 1) peers[i].send(frame(t_read, peers[i].node() + '\0'));
+  }
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    bool event = false, reply = i % 2 == 0;
+    while (!event || !reply) {
+      auto f = peers[i].next();
+      ASSERT_TRUE(f) << "guest " << peers[i].domid << (event ? ": no READ reply" : ": no watch event");
+      if (f->first == t_watch_event) {
+        EXPECT_EQ(f->second, peers[i].node() + '\0' + "tok\0"s);
+        event = true;
+      } else {
+        EXPECT_EQ(f->first, t_read);
+        EXPECT_EQ(f->second, "1");
+        reply = true;
+      }
+    }
+  }
+}

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -28,6 +29,7 @@ struct ring_host::ring_conn {
   std::size_t pending_off = 0;
   std::size_t pending_len = 0;
   bool must_notify = false;
+  bool active = false;  // listed in ring_host::active_
   std::optional<message_tracer> trace_in;
   std::optional<message_tracer> trace_out;
 
@@ -148,13 +150,15 @@ result<void> ring_host::restore(conn_id conn, domid_t domid, std::shared_ptr<map
 ring_host::ring_conn& ring_host::add_ring(domid_t domid, conn_id id, evtchn_port_t port,
                                           std::shared_ptr<mapped_pages> page, server_ring ring) {
   auto rc = std::unique_ptr<ring_conn>(new ring_conn{domid, id, port, std::move(page), ring,
-                                                     std::vector<std::byte>(xenstore::ring_size), 0, 0, true, {}, {}});
+                                                     std::vector<std::byte>(xenstore::ring_size), 0, 0, true, false, {}, {}});
   if (trace_) {
     rc->trace_in.emplace("conn " + std::to_string(id) + " <");
     rc->trace_out.emplace("conn " + std::to_string(id) + " >");
   }
   by_port_[port] = id;
-  return *rings_.emplace(id, std::move(rc)).first->second;
+  ring_conn& added = *rings_.emplace(id, std::move(rc)).first->second;
+  mark_active(added);  // must_notify
+  return added;
 }
 
 void ring_host::introduce(const effect::introduce_domain& in, time_point now) {
@@ -258,28 +262,38 @@ void ring_host::close_all(time_point now) {
 
 void ring_host::on_events(time_point now) {
   if (!evtchn_) return;
+  // Every port that fired, taken in one batch (one round trip where each pending() costs one).
+  std::array<evtchn_port_t, 64> fired{};
   for (;;) {
-    auto port = evtchn_->pending();
-    if (!port) {
-      say_(log_level::error, "event channel: " + port.error().message());
+    auto n = evtchn_->pending_batch(fired);
+    if (!n) {
+      say_(log_level::error, "event channel: " + n.error().message());
       return;
     }
-    if (!*port) return;
-    auto it = by_port_.find(**port);
-    if (it == by_port_.end()) continue;
-    auto rc = rings_.find(it->second);
-    if (rc == rings_.end()) continue;
-    // Without a domain watch: the domain's end of the channel is gone, so it died (or tore down
-    // its xenstore connection, which only a dying domain does). Release it as on VIRQ_DOM_EXC.
-    if (auto st = domains_ ? result<port_state>(port_state::connected) : evtchn_->state(**port);
-        st && *st == port_state::peer_closed) {
-      const domid_t domid = rc->second->domid;
-      say_(log_level::info, "domain " + std::to_string(domid) + " closed its event channel: releasing it");
-      core_.domain_died(domid, now);
-      continue;
-    }
-    service(*rc->second, now);
+    if (*n == 0) return;
+    for (const evtchn_port_t port : std::span(fired).first(*n)) on_port(port, now);
   }
+}
+
+void ring_host::on_port(evtchn_port_t port, time_point now) {
+  auto it = by_port_.find(port);
+  if (it == by_port_.end()) return;
+  auto rc = rings_.find(it->second);
+  if (rc == rings_.end()) return;
+  // Without a domain watch: the domain's end of the channel is gone, so it died (or tore down
+  // its xenstore connection, which only a dying domain does). Release it as on VIRQ_DOM_EXC.
+  if (auto st = domains_ ? result<port_state>(port_state::connected) : evtchn_->state(port);
+      st && *st == port_state::peer_closed) {
+    const domid_t domid = rc->second->domid;
+    say_(log_level::info, "domain " + std::to_string(domid) + " closed its event channel: releasing it");
+    core_.domain_died(domid, now);
+    return;
+  }
+  const conn_id id = rc->second->id;
+  service(*rc->second, now);
+  // Input held back by quotas, or output the ring had no room for: settle() retries.
+  if (auto again = rings_.find(id); again != rings_.end() && needs_service(*again->second))
+    mark_active(*again->second);
 }
 
 void ring_host::fail_ring(ring_conn& rc, std::error_code why, time_point now) {
@@ -356,19 +370,39 @@ void ring_host::pump_output(ring_conn& rc, time_point now) {
   }
 }
 
-void ring_host::settle(time_point now, bool& progressed) {
-  // Collect the ids first: servicing may drop connections.
+bool ring_host::needs_service(const ring_conn& rc) const {
+  return rc.paused() || rc.must_notify || core_.has_output(rc.id);
+}
+
+void ring_host::mark_active(ring_conn& rc) {
+  if (rc.active) return;
+  rc.active = true;
+  active_.push_back(rc.id);
+}
+
+void ring_host::settle(time_point now, bool& progressed, std::span<const conn_id> ready) {
+  for (conn_id id : ready)
+    if (auto it = rings_.find(id); it != rings_.end()) mark_active(*it->second);
+  // Take the list first: servicing may drop connections, and marks rings still busy for next time.
   std::vector<conn_id>& ids = settle_ids_;
   ids.clear();
-  for (const auto& [id, rc] : rings_)
-    if (rc->paused() || rc->must_notify || core_.has_output(id)) ids.push_back(id);
+  ids.swap(active_);
   for (conn_id id : ids) {
     auto it = rings_.find(id);
-    if (it == rings_.end()) continue;
-    const bool held = it->second->paused();
-    service(*it->second, now);
+    if (it == rings_.end()) continue;  // closed meanwhile
+    ring_conn& rc = *it->second;
+    rc.active = false;
+    if (!needs_service(rc)) continue;
+    const bool held = rc.paused();
+    service(rc, now);
     auto again = rings_.find(id);
-    if (held && (again == rings_.end() || !again->second->paused())) progressed = true;
+    if (again == rings_.end()) {
+      progressed = progressed || held;
+      continue;
+    }
+    if (held && !again->second->paused()) progressed = true;
+    // Still held back or out of ring space: visited again on the next settle, as before.
+    if (needs_service(*again->second)) mark_active(*again->second);
   }
 }
 

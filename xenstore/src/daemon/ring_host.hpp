@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -44,8 +45,10 @@ class ring_host {
   bool owns(conn_id conn) const;
   // An effect::drop: records the reason on the ring, signals, closes the core connection.
   void drop(conn_id conn, drop_reason why, time_point now);
-  // After each loop batch: offers held-back input, writes queued output, signals peers.
-  void settle(time_point now, bool& progressed);
+  // After each loop batch: offers held-back input, writes queued output, signals peers. Visits only
+  // rings with work: `ready` (the core's effect::ready ids this pass; others' are skipped) and
+  // those left with work by an earlier service, so idle rings cost nothing per batch.
+  void settle(time_point now, bool& progressed, std::span<const conn_id> ready);
   void close_all(time_point now);
   // Opens the transport's domain watch (VIRQ_DOM_EXC): how dying, dead and shut-down domains are
   // found, as C xenstored's domain_cleanup. Without one (a backend that cannot, or another watcher
@@ -72,8 +75,11 @@ class ring_host {
  private:
   struct ring_conn;
   void on_events(time_point now);
+  void on_port(evtchn_port_t port, time_point now);
   void on_domain_exc(time_point now);
   void service(ring_conn& rc, time_point now);
+  bool needs_service(const ring_conn& rc) const;
+  void mark_active(ring_conn& rc);
   void pump_input(ring_conn& rc, time_point now);
   void pump_output(ring_conn& rc, time_point now);
   void fail_ring(ring_conn& rc, std::error_code why, time_point now);
@@ -93,6 +99,7 @@ class ring_host {
   std::unique_ptr<domain_watch> domains_;
   std::unordered_map<conn_id, std::unique_ptr<ring_conn>> rings_;
   std::unordered_map<evtchn_port_t, conn_id> by_port_;
+  std::vector<conn_id> active_;         // rings settle() must visit (ring_conn::active); may hold closed ids
   std::vector<conn_id> settle_ids_;     // reused by settle()
   std::unordered_set<conn_id> closing_;  // torn down (released or failed), core close still due
 };

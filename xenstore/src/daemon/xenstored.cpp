@@ -649,8 +649,8 @@ struct xenstored::impl final {
         }
         if (!r) close_socket(id, r.error(), now);
       }
+      if (rings) rings->settle(now, progressed, visit);
       visit.clear();
-      if (rings) rings->settle(now, progressed);
       // Output queued during this pass (e.g. a watch event caused by a ring's request) is more work.
       run_effects(now, visit);
       if (!progressed && visit.empty()) break;

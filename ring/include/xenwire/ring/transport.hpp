@@ -90,6 +90,21 @@ class event_channel {
   virtual result<void> notify(evtchn_port_t port) = 0;
   // Takes the next pending, unmasked port without blocking; the port stays armed for further events.
   virtual result<std::optional<evtchn_port_t>> pending() = 0;
+  // Takes up to out.size() ports as pending() would, one after another; how many (0: none). A
+  // backend where each pending() costs a round trip takes them in one.
+  virtual result<std::size_t> pending_batch(std::span<evtchn_port_t> out) {
+    std::size_t n = 0;
+    for (; n < out.size(); ++n) {
+      auto p = pending();
+      if (!p) {
+        if (n > 0) return n;  // the ports taken are not lost: the error comes again next call
+        return fail(p.error());
+      }
+      if (!*p) break;
+      out[n] = **p;
+    }
+    return n;
+  }
   // Blocks until pending() would return a port, or fails with errc::timed_out.
   // A negative timeout waits forever.
   virtual result<evtchn_port_t> wait(std::chrono::milliseconds timeout) = 0;
