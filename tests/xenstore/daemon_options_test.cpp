@@ -3,6 +3,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xenwire/xenstore/daemon/daemon_options.hpp"
@@ -49,6 +50,20 @@ TEST(DaemonOptions, SocketsAndModes) {
   EXPECT_TRUE(r->read_only);
   EXPECT_TRUE(r->trace);
   EXPECT_FALSE(r->config.write_rate.enabled);
+}
+
+TEST(DaemonOptions, SocketIoChoosesHowSocketsAreServed) {
+  using io = xs::daemon_settings::socket_io;
+  auto r = parse({});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->socket_io, io::automatic);
+  for (auto [arg, want] : {std::pair{"uring", io::uring}, std::pair{"epoll", io::epoll}, std::pair{"auto", io::automatic},
+                           std::pair{"EPOLL", io::epoll}}) {
+    r = parse({"--socket-io", arg});
+    ASSERT_TRUE(r) << arg << ": " << r.error().text;
+    EXPECT_EQ(r->socket_io, want) << arg;
+  }
+  expect_usage_error({"--socket-io", "poll"}, "--socket-io");
 }
 
 TEST(DaemonOptions, QuotasByNameAndCAliases) {
