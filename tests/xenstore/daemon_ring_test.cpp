@@ -65,6 +65,44 @@ std::uint32_t load(const std::uint32_t& field) {
   return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(field)).load(std::memory_order_acquire);
 }
 
+// A guest's side of its ring: writes all of `bytes`, signalling the daemon as it goes.
+void ring_send(xs::guest_ring& ring, xenwire::sim::xenstore_endpoint& ep, const std::string& bytes) {
+  auto rest = as_bytes(bytes);
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!rest.empty() && std::chrono::steady_clock::now() < until) {
+    auto t = ring.write(rest);
+    ASSERT_TRUE(t) << t.error().message();
+    rest = rest.subspan(t->bytes);
+    ASSERT_TRUE(ep.events->notify(ep.port));
+    if (!rest.empty()) (void)ep.events->wait(10ms);
+  }
+  ASSERT_TRUE(rest.empty());
+}
+
+// The next frame the daemon wrote to the ring: its type and payload. `in` keeps what was read past it.
+std::optional<std::pair<std::uint32_t, std::string>> ring_next(xs::guest_ring& ring, xenwire::sim::xenstore_endpoint& ep,
+                                                               std::string& in) {
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until) {
+    if (in.size() >= 16) {
+      std::uint32_t h[4];
+      std::memcpy(h, in.data(), sizeof h);
+      if (in.size() >= 16 + h[3]) {
+        auto out = std::make_pair(h[0], in.substr(16, h[3]));
+        in.erase(0, 16 + h[3]);
+        return out;
+      }
+    }
+    std::array<std::byte, 1024> buf{};
+    auto t = ring.read(buf);
+    if (!t) return {};
+    in.append(static_cast<const char*>(static_cast<const void*>(buf.data())), t->bytes);
+    if (t->notify) (void)ep.events->notify(ep.port);
+    if (t->bytes == 0) (void)ep.events->wait(20ms);
+  }
+  return {};
+}
+
 class DaemonRingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -109,35 +147,11 @@ class DaemonRingTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void guest_send(const std::string& bytes) {
-    auto rest = as_bytes(bytes);
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (!rest.empty() && std::chrono::steady_clock::now() < until) {
-      auto t = ring_->write(rest);
-      ASSERT_TRUE(t) << t.error().message();
-      rest = rest.subspan(t->bytes);
-      ASSERT_TRUE(ep_.events->notify(ep_.port));
-      if (!rest.empty()) (void)ep_.events->wait(10ms);
-    }
-    ASSERT_TRUE(rest.empty());
-  }
+  void guest_send(const std::string& bytes) { ring_send(*ring_, ep_, bytes); }
+  // The first frame waiting; bytes read past it are dropped.
   std::optional<std::pair<std::uint32_t, std::string>> guest_reply() {
     std::string in;
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < until) {
-      std::array<std::byte, 1024> buf{};
-      auto t = ring_->read(buf);
-      if (!t) return {};
-      in.append(static_cast<const char*>(static_cast<const void*>(buf.data())), t->bytes);
-      if (t->notify) (void)ep_.events->notify(ep_.port);
-      if (in.size() >= 16) {
-        std::uint32_t h[4];
-        std::memcpy(h, in.data(), sizeof h);
-        if (in.size() >= 16 + h[3]) return std::make_pair(h[0], in.substr(16, h[3]));
-      }
-      if (t->bytes == 0) (void)ep_.events->wait(20ms);
-    }
-    return {};
+    return ring_next(*ring_, ep_, in);
   }
   bool error_becomes(xs::ring_error want) {
     const auto until = std::chrono::steady_clock::now() + 5s;
@@ -361,40 +375,8 @@ TEST_F(DaemonRingTest, ManyRingsWithOnlySomeBusyAreAllServed) {
     std::optional<xs::guest_ring> ring;
     std::string in;
 
-    void send(const std::string& bytes) {
-      auto rest = as_bytes(bytes);
-      const auto until = std::chrono::steady_clock::now() + 5s;
-      while (!rest.empty() && std::chrono::steady_clock::now() < until) {
-        auto t = ring->write(rest);
-        ASSERT_TRUE(t) << t.error().message();
-        rest = rest.subspan(t->bytes);
-        ASSERT_TRUE(ep.events->notify(ep.port));
-        if (!rest.empty()) (void)ep.events->wait(10ms);
-      }
-      ASSERT_TRUE(rest.empty());
-    }
-    // The next frame: its type and payload.
-    std::optional<std::pair<std::uint32_t, std::string>> next() {
-      const auto until = std::chrono::steady_clock::now() + 5s;
-      while (std::chrono::steady_clock::now() < until) {
-        if (in.size() >= 16) {
-          std::uint32_t h[4];
-          std::memcpy(h, in.data(), sizeof h);
-          if (in.size() >= 16 + h[3]) {
-            auto out = std::make_pair(h[0], in.substr(16, h[3]));
-            in.erase(0, 16 + h[3]);
-            return out;
-          }
-        }
-        std::array<std::byte, 1024> buf{};
-        auto t = ring->read(buf);
-        if (!t) return {};
-        in.append(static_cast<const char*>(static_cast<const void*>(buf.data())), t->bytes);
-        if (t->notify) (void)ep.events->notify(ep.port);
-        if (t->bytes == 0) (void)ep.events->wait(20ms);
-      }
-      return {};
-    }
+    void send(const std::string& bytes) { ring_send(*ring, ep, bytes); }
+    std::optional<std::pair<std::uint32_t, std::string>> next() { return ring_next(*ring, ep, in); }
     std::string node() const { return "/local/domain/" + std::to_string(domid) + "/w"; }
   };
   constexpr std::uint32_t t_watch = 4, t_watch_event = 15;
