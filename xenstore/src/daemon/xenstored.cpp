@@ -292,12 +292,14 @@ struct xenstored::impl final {
       cancel_all(id, *conn);
       quiesced.cancelled += (conn->receiving ? 1U : 0U) + (conn->sending ? 1U : 0U);
     }
+    // Everything in flight but the epoll loop's poll, which stays.
+    auto client_ops = [this] { return uring->in_flight() - (epoll_polled ? 1U : 0U); };
     const auto deadline = clock::now() + quiesce_limit;
-    while (uring->in_flight() > (epoll_polled ? 1U : 0U) && clock::now() < deadline) {
+    while (client_ops() > 0 && clock::now() < deadline) {
       if (auto r = uring->submit_and_wait(deadline); !r) return "io_uring: " + r.error().message();
       reap(clock::now());
     }
-    if (uring->in_flight() > (epoll_polled ? 1U : 0U)) return "client I/O did not stop in time";
+    if (client_ops() > 0) return "client I/O did not stop in time";
     say(log_level::debug, "live update: " + std::to_string(quiesced.cancelled) + " client operations stopped; " +
                               std::to_string(quiesced.held) + " bytes received held, " +
                               std::to_string(quiesced.sent) + " bytes sent meanwhile");
